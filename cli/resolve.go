@@ -1,0 +1,286 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/burrow-sandbox/burrow/sandbox"
+	"github.com/burrow-sandbox/burrow/userns"
+	"golang.org/x/sys/unix"
+)
+
+// request is what the flags of run and shell ask for.
+type request struct {
+	Args        []string
+	Map         string
+	User        string
+	Mounts      []mountArg
+	Workdir     string
+	Rootfs      string
+	Hostname    string
+	Env         []string
+	EnvAll      bool
+	TTY, NoTTY  bool
+	PreserveFDs int
+	Debug       bool
+}
+
+// mountArg is one --bind, --ro-bind or --tmpfs, in command-line order.
+type mountArg struct {
+	Kind     sandbox.Kind
+	ReadOnly bool
+	Value    string
+}
+
+// mountFlag appends to one list shared by the three mount flags, so that
+// their relative order survives: a later mount may go inside an earlier.
+type mountFlag struct {
+	kind sandbox.Kind
+	ro   bool
+	list *[]mountArg
+}
+
+func (f *mountFlag) Set(v string) error {
+	*f.list = append(*f.list, mountArg{f.kind, f.ro, v})
+	return nil
+}
+
+func (f *mountFlag) String() string { return "" }
+
+func (m mountArg) flag() string {
+	switch {
+	case m.Kind == sandbox.Tmpfs:
+		return "--tmpfs"
+	case m.ReadOnly:
+		return "--ro-bind"
+	}
+	return "--bind"
+}
+
+// hostInfo is what resolve needs to know about the caller.
+type hostInfo struct {
+	Caller  userns.Caller
+	Home    string
+	Cwd     string
+	Shell   string
+	Environ []string
+	// StdinTTY: stdin is a terminal; Rows and Cols its size.
+	StdinTTY   bool
+	Rows, Cols uint16
+	// FDOpen reports whether the caller's fd is open.
+	FDOpen func(int) bool
+}
+
+func currentHost() (hostInfo, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return hostInfo{}, fmt.Errorf("current directory: %w", err)
+	}
+	h := hostInfo{
+		Caller:  userns.Caller{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())},
+		Home:    os.Getenv("HOME"),
+		Cwd:     cwd,
+		Shell:   os.Getenv("SHELL"),
+		Environ: os.Environ(),
+		FDOpen: func(fd int) bool {
+			_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			return err == nil
+		},
+	}
+	h.Caller.Name = strconv.Itoa(int(h.Caller.UID))
+	if u, err := user.LookupId(h.Caller.Name); err == nil {
+		h.Caller.Name = u.Username
+		if h.Home == "" {
+			h.Home = u.HomeDir
+		}
+	}
+	if h.StdinTTY = sandbox.IsTerminal(os.Stdin); h.StdinTTY {
+		h.Rows, h.Cols = sandbox.WindowSize(os.Stdin)
+	}
+	return h, nil
+}
+
+// resolve checks a request against the host and turns it into a Spec and
+// an ID-mapping plan. notes are --debug lines about choices it made.
+func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns.Plan, []string, error) {
+	var notes []string
+	mode, err := userns.ParseMode(req.Map)
+	if err != nil {
+		return nil, userns.Plan{}, nil, fmt.Errorf("--map: %w", err)
+	}
+	plan, err := userns.MakePlan(mode, h.Caller, files)
+	if err != nil {
+		return nil, plan, nil, fmt.Errorf("--map=full: %w", err)
+	}
+	if plan.Reason != "" {
+		notes = append(notes, "single-ID map: "+plan.Reason)
+	}
+	spec := &sandbox.Spec{Hostname: req.Hostname, SetGroups: plan.Mode == userns.Full, Debug: req.Debug}
+	if spec.UID, spec.GID, err = parseUser(req.User, plan); err != nil {
+		return nil, plan, nil, err
+	}
+	if req.Hostname == "" || len(req.Hostname) > 64 || strings.ContainsAny(req.Hostname, "/ \x00") {
+		return nil, plan, nil, fmt.Errorf("--hostname %q: want 1 to 64 characters without spaces or slashes", req.Hostname)
+	}
+
+	layout := sandbox.Layout{Root: os.DirFS("/"), Home: filepath.Clean(h.Home)}
+	if !filepath.IsAbs(h.Home) {
+		return nil, plan, nil, fmt.Errorf("$HOME %q is not an absolute path; set HOME", h.Home)
+	}
+	if req.Rootfs != "" {
+		abs, err := filepath.Abs(req.Rootfs)
+		if err != nil {
+			return nil, plan, nil, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, plan, nil, fmt.Errorf("--rootfs %s: not a directory; give the directory of an unpacked root file system", req.Rootfs)
+		}
+		layout.Rootfs, layout.Root = abs, os.DirFS(abs)
+	}
+	if exposesHome(h.Cwd, layout.Home) {
+		notes = append(notes, fmt.Sprintf("not binding the current directory %s: it is / or holds the home directory; starting in the empty home", h.Cwd))
+	} else {
+		layout.Project = h.Cwd
+	}
+	for _, m := range req.Mounts {
+		um, err := checkMount(m, h.Cwd)
+		if err != nil {
+			return nil, plan, nil, err
+		}
+		layout.Mounts = append(layout.Mounts, um)
+	}
+	if spec.Mounts, err = sandbox.Table(layout); err != nil {
+		return nil, plan, nil, err
+	}
+
+	spec.Dir = layout.Home
+	if layout.Project != "" {
+		spec.Dir = layout.Project
+	}
+	if req.Workdir != "" {
+		if !filepath.IsAbs(req.Workdir) {
+			return nil, plan, nil, fmt.Errorf("--workdir %q: want an absolute path inside the sandbox", req.Workdir)
+		}
+		spec.Dir = filepath.Clean(req.Workdir)
+	}
+
+	shell := "/bin/sh"
+	if h.Shell != "" && sandbox.ExistsInside(layout.Rootfs, h.Shell) {
+		shell = h.Shell
+	}
+	spec.Args = req.Args
+	if len(spec.Args) == 0 {
+		if layout.Rootfs != "" && !sandbox.ExistsInside(layout.Rootfs, shell) {
+			return nil, plan, nil, fmt.Errorf("--rootfs %s: it has no %s to run as a shell; give a COMMAND", req.Rootfs, shell)
+		}
+		spec.Args = []string{shell}
+	}
+
+	name := h.Caller.Name
+	spec.Env, err = sandbox.BuildEnv(h.Environ, sandbox.EnvOptions{
+		All: req.EnvAll,
+		Set: req.Env,
+		Inside: map[string]string{
+			"HOME": layout.Home, "USER": name, "LOGNAME": name,
+			"SHELL": shell, "HOSTNAME": req.Hostname,
+		},
+	})
+	if err != nil {
+		return nil, plan, nil, err
+	}
+
+	spec.TTY = h.StdinTTY && !req.NoTTY || req.TTY
+	spec.Rows, spec.Cols = h.Rows, h.Cols
+	if spec.TTY && spec.Rows == 0 {
+		spec.Rows, spec.Cols = 24, 80
+	}
+	if req.PreserveFDs < 0 {
+		return nil, plan, nil, fmt.Errorf("--preserve-fds %d: want 0 or more", req.PreserveFDs)
+	}
+	for i := 0; i < req.PreserveFDs; i++ {
+		if h.FDOpen != nil && !h.FDOpen(3+i) {
+			return nil, plan, nil, fmt.Errorf("--preserve-fds %d: fd %d is not open; open it (e.g. 3<file) or pass fewer", req.PreserveFDs, 3+i)
+		}
+	}
+	spec.PreserveFDs = req.PreserveFDs
+	return spec, plan, notes, nil
+}
+
+// exposesHome: binding dir would show the whole home (or more).
+func exposesHome(dir, home string) bool {
+	rel, err := filepath.Rel(dir, home)
+	return dir == "/" || err == nil && (rel == "." || !strings.HasPrefix(rel, ".."))
+}
+
+func checkMount(m mountArg, cwd string) (sandbox.UserMount, error) {
+	um := sandbox.UserMount{Kind: m.Kind, ReadOnly: m.ReadOnly}
+	if m.Kind == sandbox.Tmpfs {
+		if !filepath.IsAbs(m.Value) {
+			return um, fmt.Errorf("--tmpfs %q: want an absolute path inside the sandbox", m.Value)
+		}
+		um.Target = filepath.Clean(m.Value)
+		return um, nil
+	}
+	src, dst, hasDst := strings.Cut(m.Value, ":")
+	if src == "" || hasDst && dst == "" {
+		return um, fmt.Errorf("%s %q: want SRC[:DST]", m.flag(), m.Value)
+	}
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(cwd, src)
+	}
+	if _, err := os.Stat(src); err != nil {
+		what := "cannot be read"
+		if errors.Is(err, os.ErrNotExist) {
+			what = "no such file or directory"
+		}
+		return um, fmt.Errorf("%s %s: %s; create it or fix the path", m.flag(), m.Value, what)
+	}
+	if !hasDst {
+		dst = src
+	}
+	if !filepath.IsAbs(dst) {
+		return um, fmt.Errorf("%s %q: the target %q must be an absolute path", m.flag(), m.Value, dst)
+	}
+	um.Source, um.Target = filepath.Clean(src), filepath.Clean(dst)
+	return um, nil
+}
+
+// parseUser reads --user UID[:GID]; the IDs must be mapped. The group
+// defaults to the user's number.
+func parseUser(s string, plan userns.Plan) (uint32, uint32, error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	us, gs, hasG := strings.Cut(s, ":")
+	if !hasG {
+		gs = us
+	}
+	uid, err1 := strconv.ParseUint(us, 10, 32)
+	gid, err2 := strconv.ParseUint(gs, 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("--user %q: want numeric UID[:GID], e.g. --user 1000:1000", s)
+	}
+	if !userns.Contains(plan.UIDs, uint32(uid)) {
+		return 0, 0, fmt.Errorf("--user %s: uid %d is not mapped in the sandbox (%s); %s", s, uid, describe(plan.UIDs), mapHint(plan))
+	}
+	if !userns.Contains(plan.GIDs, uint32(gid)) {
+		return 0, 0, fmt.Errorf("--user %s: gid %d is not mapped in the sandbox (%s); %s", s, gid, describe(plan.GIDs), mapHint(plan))
+	}
+	return uint32(uid), uint32(gid), nil
+}
+
+func describe(maps []userns.Mapping) string {
+	return fmt.Sprintf("mapped: 0-%d", userns.Size(maps)-1)
+}
+
+func mapHint(plan userns.Plan) string {
+	if plan.Mode == userns.Single {
+		return "add /etc/subuid and /etc/subgid ranges and use --map=full"
+	}
+	return "pick an ID in that range"
+}

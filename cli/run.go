@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/burrow-sandbox/burrow/sandbox"
+	"github.com/burrow-sandbox/burrow/userns"
+	ucli "github.com/urfave/cli/v2"
+)
+
+const runExamples = `
+EXAMPLES:
+   burrow run -- make test              build in a sandbox; the project is read-write
+   burrow run -- sh -c 'id; hostname'   uid 0 inside, hostname burrow
+   burrow run --ro-bind ~/.gitconfig -- git status
+   burrow run --bind /srv/cache:/cache --env CI -- ./build.sh
+   burrow run --rootfs ./alpine -- /bin/sh
+   burrow run --user 1000 -- whoami     needs --map=full (subordinate IDs)
+   echo data | burrow run -- sort > out pipes work both ways
+`
+
+func runFlags(mounts *[]mountArg) []ucli.Flag {
+	return []ucli.Flag{
+		debugFlag,
+		&ucli.StringFlag{Name: "map", Value: "auto", Usage: "ID mapping: auto, full (caller + /etc/subuid ranges) or single (caller only)"},
+		&ucli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run the command as `UID[:GID]` inside (must be mapped)"},
+		&ucli.GenericFlag{Name: "bind", Value: &mountFlag{sandbox.Bind, false, mounts}, Usage: "bind host `SRC[:DST]` read-write"},
+		&ucli.GenericFlag{Name: "ro-bind", Value: &mountFlag{sandbox.Bind, true, mounts}, Usage: "bind host `SRC[:DST]` read-only"},
+		&ucli.GenericFlag{Name: "tmpfs", Value: &mountFlag{sandbox.Tmpfs, false, mounts}, Usage: "mount an empty tmpfs on `DST`"},
+		&ucli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory `DIR` inside (default: the current directory, or the home)"},
+		&ucli.StringFlag{Name: "rootfs", Usage: "use the root file system in `DIR` (read-only) instead of the host's"},
+		&ucli.StringFlag{Name: "hostname", Value: "burrow", Usage: "host name inside"},
+		&ucli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V`, or pass the caller's K"},
+		&ucli.BoolFlag{Name: "env-all", Usage: "pass the caller's whole environment (unsafe: tokens and keys go in too)"},
+		&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a pseudo-terminal even if stdin is not one"},
+		&ucli.BoolFlag{Name: "no-tty", Aliases: []string{"T"}, Usage: "never give the command a pseudo-terminal"},
+		&ucli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (3, 4, ...) to the command"},
+	}
+}
+
+func runCommand() *ucli.Command {
+	var mounts []mountArg
+	return &ucli.Command{
+		Name:      "run",
+		Usage:     "run a command in a new sandbox",
+		UsageText: "burrow run [OPTIONS] [--] [COMMAND [ARG...]]",
+		Description: `Runs COMMAND (default: an interactive shell) in a new sandbox and exits with its
+status. The sandbox sees the host's /usr, /etc, ... read-only, a new /proc, a
+minimal /dev, private /tmp, /var/tmp and /run, an empty home at $HOME, and the
+current directory read-write (not when it is /, the home, or holds the home).
+Only PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR come from the caller's
+environment.` + runExamples,
+		Flags:           runFlags(&mounts),
+		OnUsageError:    usageError,
+		SkipFlagParsing: false,
+		Action:          func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), mounts) },
+	}
+}
+
+func shellCommand() *ucli.Command {
+	var mounts []mountArg
+	return &ucli.Command{
+		Name:         "shell",
+		Usage:        "start an interactive shell in a new sandbox",
+		UsageText:    "burrow shell [OPTIONS]",
+		Description:  "Same as 'burrow run' without a command: your $SHELL if the sandbox has it, else /bin/sh.",
+		Flags:        runFlags(&mounts),
+		OnUsageError: usageError,
+		Action: func(c *ucli.Context) error {
+			if c.Args().Present() {
+				return ucli.Exit(fmt.Sprintf("shell takes no command (got %q); use 'burrow run -- COMMAND'", c.Args().First()), sandbox.CodeSetup)
+			}
+			return runAction(c, nil, mounts)
+		},
+	}
+}
+
+func runAction(c *ucli.Context, args []string, mounts []mountArg) error {
+	log := logger(c, c.App.ErrWriter)
+	req := request{
+		Args:        args,
+		Map:         c.String("map"),
+		User:        c.String("user"),
+		Mounts:      mounts,
+		Workdir:     c.String("workdir"),
+		Rootfs:      c.String("rootfs"),
+		Hostname:    c.String("hostname"),
+		Env:         c.StringSlice("env"),
+		EnvAll:      c.Bool("env-all"),
+		TTY:         c.Bool("tty"),
+		NoTTY:       c.Bool("no-tty"),
+		PreserveFDs: c.Int("preserve-fds"),
+		Debug:       debugOn(c),
+	}
+	if req.TTY && req.NoTTY {
+		return ucli.Exit("--tty and --no-tty exclude each other", sandbox.CodeSetup)
+	}
+	host, err := currentHost()
+	if err != nil {
+		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	spec, plan, notes, err := resolve(req, host, userns.System)
+	if err != nil {
+		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	for _, n := range notes {
+		log.Debug(n, "stage", "parent")
+	}
+	var preserve []*os.File
+	for i := 0; i < spec.PreserveFDs; i++ {
+		preserve = append(preserve, os.NewFile(uintptr(3+i), fmt.Sprintf("fd%d", 3+i)))
+	}
+	code, err := sandbox.Run(spec, sandbox.Options{
+		Plan: plan, Log: log, Preserve: preserve, ProcSys: "/proc/sys",
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return ucli.Exit(oneLine(err.Error()), code)
+	}
+	if code != 0 {
+		return ucli.Exit("", code)
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,234 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// forwarded are the signals init relays to the command. SIGCHLD is
+// init's own: it reaps.
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
+
+// initMain is pid 1 of the sandbox.
+func initMain() int {
+	// Only what we hand over explicitly may reach the command
+	// (CVE-2024-21626 leaked a host fd into a container).
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	// The exec that gained our capabilities cleared the parent-death
+	// signal (commit_creds resets it when capabilities grow). Set it
+	// again, then prove the parent still lives by writing to it: if it
+	// died in between, the write fails with EPIPE.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return CodeSetup
+	}
+	if err := send(fdSock, message{Type: msgReady}); err != nil {
+		return CodeSetup
+	}
+	m, err := expect(fdSock, msgSpec)
+	if err != nil || m.Spec == nil {
+		return CodeSetup
+	}
+	spec := m.Spec
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if spec.Debug {
+		log = slog.New(slog.NewJSONHandler(os.NewFile(fdLog, "log"), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	code, ierr := runInit(spec, log)
+	if ierr != nil {
+		log.Debug("init failed", "err", ierr.Msg)
+		_ = send(fdSock, message{Type: msgError, Error: ierr})
+		return ierr.Code
+	}
+	return code
+}
+
+func setupErr(format string, args ...any) *InitError {
+	return &InitError{Msg: fmt.Sprintf(format, args...), Code: CodeSetup}
+}
+
+func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return 0, setupErr("set hostname %q: %v", spec.Hostname, err)
+	}
+	if err := loopbackUp(); err != nil {
+		return 0, setupErr("bring up loopback: %v", err)
+	}
+	if err := applyTable(spec.Mounts, spec.UID, spec.GID, log); err != nil {
+		return 0, setupErr("mount %v", err)
+	}
+	if err := enterDir(spec.Dir); err != nil {
+		return 0, setupErr("working directory %s: %v", spec.Dir, err)
+	}
+	path, ierr := lookPath(spec.Args[0], spec.Env)
+	if ierr != nil {
+		return 0, ierr
+	}
+	files := []uintptr{0, 1, 2}
+	var master *os.File
+	if spec.TTY {
+		m, s, err := openPty(spec)
+		if err != nil {
+			return 0, setupErr("allocate a pty: %v", err)
+		}
+		master = m
+		defer s.Close()
+		files = []uintptr{s.Fd(), s.Fd(), s.Fd()}
+	}
+	for i := 0; i < spec.PreserveFDs; i++ {
+		files = append(files, uintptr(fdFirst+i))
+	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
+
+	pid, err := start(path, spec, files)
+	if err != nil {
+		code := CodeNotExec
+		if errors.Is(err, unix.ENOENT) {
+			code = CodeNotFound
+		}
+		return 0, &InitError{Msg: fmt.Sprintf("%s: %v", spec.Args[0], err), Code: code}
+	}
+	log.Debug("started", "path", path, "pid", pid)
+	if master != nil {
+		if err := send(fdSock, message{Type: msgPty}, int(master.Fd())); err != nil {
+			return 0, setupErr("hand the pty to burrow: %v", err)
+		}
+		master.Close()
+	}
+	if err := send(fdSock, message{Type: msgStarted}); err != nil {
+		return 0, setupErr("report start: %v", err)
+	}
+	// EOF on the socket means burrow died: take the sandbox down even if
+	// the parent-death signal was lost.
+	go func() {
+		for {
+			if _, _, err := recv(fdSock); err != nil {
+				os.Exit(CodeSetup)
+			}
+		}
+	}()
+	return reap(pid, sigs), nil
+}
+
+// start runs the command. The thread that forks carries no_new_privs, so
+// the goroutine stays locked to it: prctl acts on one thread only.
+func start(path string, spec *Spec, files []uintptr) (int, error) {
+	runtime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("set no_new_privs: %w", err)
+	}
+	sys := &syscall.SysProcAttr{Setsid: true, Setctty: spec.TTY, Ctty: 0}
+	if spec.UID != 0 || spec.GID != 0 || spec.SetGroups {
+		sys.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: []uint32{}, NoSetGroups: !spec.SetGroups}
+	}
+	return syscall.ForkExec(path, spec.Args, &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: files, Sys: sys})
+}
+
+// reap waits for the command, reaping every other process that ends on the
+// way (orphans are re-parented to pid 1), and passes signals on. Its
+// result is the shell's convention: the exit code, or 128+N after signal N.
+func reap(pid int, sigs chan os.Signal) int {
+	for sig := range sigs {
+		if sig != unix.SIGCHLD {
+			_ = unix.Kill(pid, sig.(syscall.Signal))
+			continue
+		}
+		for {
+			var ws syscall.WaitStatus
+			wpid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if err != nil || wpid <= 0 {
+				break
+			}
+			if wpid == pid {
+				return ExitCode(ws)
+			}
+		}
+	}
+	return CodeSetup
+}
+
+// ExitCode is a shell's $? for a wait status.
+func ExitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// enterDir changes to dir and checks that the kernel sees it inside our
+// root: getcwd(2) prefixes a directory outside it with "(unreachable)",
+// the symptom of runc's CVE-2024-21626.
+func enterDir(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return err
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("resolves outside the sandbox (%s)", wd)
+	}
+	return nil
+}
+
+// lookPath finds the command in the PATH of its own environment, with the
+// shell's exit codes for failure.
+func lookPath(file string, env []string) (string, *InitError) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	denied := ""
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + file
+		fi, err := os.Stat(p)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		if fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+		if denied == "" {
+			denied = p
+		}
+	}
+	if denied != "" {
+		return "", &InitError{Msg: fmt.Sprintf("%s: permission denied", denied), Code: CodeNotExec}
+	}
+	return "", &InitError{Msg: fmt.Sprintf("%s: command not found", file), Code: CodeNotFound}
+}

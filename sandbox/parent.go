@@ -1,0 +1,249 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/burrow-sandbox/burrow/userns"
+	"golang.org/x/sys/unix"
+)
+
+// Options are the host-side parts of a run that init never sees.
+type Options struct {
+	Plan userns.Plan
+	// Log receives the parent's records and, under Spec.Debug, init's.
+	Log                   *slog.Logger
+	Stdin, Stdout, Stderr *os.File
+	// Preserve are the caller's fds passed on as 3, 4, ...
+	Preserve []*os.File
+	// ProcSys is /proc/sys, for explaining a refused user namespace.
+	ProcSys string
+}
+
+// Cloneflags are the namespaces of a sandbox. With CLONE_NEWUSER in the
+// same call the kernel creates the user namespace first and makes it the
+// owner of the others.
+const Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
+	unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+
+// Run runs spec and returns the exit status burrow should end with. A
+// non-nil error explains a status that is not the command's own.
+func Run(spec *Spec, o Options) (int, error) {
+	if len(spec.Args) == 0 {
+		return CodeSetup, errors.New("no command")
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return CodeSetup, fmt.Errorf("socketpair: %w", err)
+	}
+	sock := pair[0]
+	defer unix.Close(sock)
+	childSock := os.NewFile(uintptr(pair[1]), "sock")
+
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/exe",
+		Args:   []string{os.Args[0]},
+		Env:    []string{stageEnv + "=child"},
+		Stdin:  o.Stdin,
+		Stdout: o.Stdout,
+		Stderr: o.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: Cloneflags,
+			// A SIGKILL of burrow takes pid 1, and with it the
+			// whole pid namespace, down (init sets it again).
+			Pdeathsig: unix.SIGKILL,
+			// No controlling terminal: TIOCSTI needs one
+			// (CVE-2017-5226, bubblewrap's --new-session).
+			Setsid: true,
+		},
+	}
+	if spec.TTY {
+		// The command gets the sandbox's own pty; init needs no
+		// terminal, and the host's must not come in.
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return CodeSetup, err
+		}
+		defer devnull.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	}
+	var logR, logW *os.File
+	if spec.Debug {
+		if logR, logW, err = os.Pipe(); err != nil {
+			return CodeSetup, err
+		}
+		defer logR.Close()
+	}
+	cmd.ExtraFiles = append([]*os.File{childSock, logW}, o.Preserve...)
+
+	s := &session{spec: spec, opts: o, sock: sock}
+	startc := make(chan error, 1)
+	waitc := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the forking *thread* ends
+		// (golang/go#27505): keep this one until the child is gone.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			startc <- err
+			return
+		}
+		startc <- nil
+		waitc <- cmd.Wait()
+	}()
+	err = <-startc
+	childSock.Close()
+	if logW != nil {
+		logW.Close()
+	}
+	if err != nil {
+		return CodeSetup, fmt.Errorf("create namespaces: %w", userns.Explain(err, o.ProcSys))
+	}
+	s.pid = cmd.Process.Pid
+	o.Log.Debug("child started", "stage", "parent", "pid", s.pid, "map", o.Plan.Mode)
+	if logR != nil {
+		go relayLog(logR, o.Log)
+	}
+	stopSignals := s.handleSignals()
+	defer stopSignals()
+
+	setupErr := s.converse()
+	if setupErr != nil {
+		_ = unix.Kill(s.pid, unix.SIGKILL)
+	}
+	werr := <-waitc
+	s.finishRelay()
+	if setupErr != nil {
+		return exitOf(setupErr), setupErr
+	}
+	var ee *exec.ExitError
+	if werr != nil && !errors.As(werr, &ee) {
+		return CodeSetup, werr
+	}
+	code := ExitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
+	if !s.started.Load() {
+		return CodeSetup, fmt.Errorf("sandbox setup failed: init exited with status %d", code)
+	}
+	return code, nil
+}
+
+func exitOf(err error) int {
+	var ie *InitError
+	if errors.As(err, &ie) {
+		return ie.Code
+	}
+	return CodeSetup
+}
+
+// session is the parent's side of one run.
+type session struct {
+	spec    *Spec
+	opts    Options
+	sock    int
+	pid     int
+	started atomic.Bool
+	tty     atomic.Pointer[ttyRelay]
+}
+
+// converse maps the child's IDs and drives the protocol until init closes
+// the socket (it exits) or reports a failure.
+func (s *session) converse() error {
+	if err := s.opts.Plan.Apply(s.pid); err != nil {
+		return fmt.Errorf("map IDs: %w", err)
+	}
+	if err := send(s.sock, message{Type: msgMapped}); err != nil {
+		return fmt.Errorf("protocol: %w", err)
+	}
+	if _, err := expect(s.sock, msgReady); err != nil {
+		return fmt.Errorf("sandbox init did not start: %w", err)
+	}
+	if err := send(s.sock, message{Type: msgSpec, Spec: s.spec}); err != nil {
+		return fmt.Errorf("protocol: %w", err)
+	}
+	for {
+		m, fds, err := recv(s.sock)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("protocol: %w", err)
+		}
+		switch m.Type {
+		case msgPty:
+			if len(fds) != 1 {
+				return errors.New("protocol: pty message without its fd")
+			}
+			s.tty.Store(startRelay(os.NewFile(uintptr(fds[0]), "ptmx"), s.opts.Stdin, s.opts.Stdout))
+		case msgStarted:
+			s.started.Store(true)
+		case msgError:
+			if m.Error == nil {
+				return errors.New("protocol: error message without error")
+			}
+			return m.Error
+		}
+	}
+}
+
+func (s *session) finishRelay() {
+	if t := s.tty.Load(); t != nil {
+		t.finish()
+	}
+}
+
+// handleSignals passes the signals a user sends burrow to the sandbox:
+// before the command runs they abort the setup, afterwards init relays
+// them. A window-size change goes to the pty, whose kernel side then
+// signals the foreground process group itself.
+func (s *session) handleSignals() func() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, forwarded...)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				t := s.tty.Load()
+				switch {
+				case sig == unix.SIGWINCH && t != nil:
+					t.resize()
+				case s.started.Load():
+					_ = unix.Kill(s.pid, sig.(syscall.Signal))
+				case sig != unix.SIGWINCH:
+					_ = unix.Kill(s.pid, unix.SIGKILL)
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// relayLog prints init's JSON records through the parent's logger.
+func relayLog(r io.Reader, log *slog.Logger) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			continue
+		}
+		msg, _ := rec["msg"].(string)
+		args := []any{"stage", "init"}
+		for k, v := range rec {
+			if k != "msg" && k != "time" && k != "level" {
+				args = append(args, k, v)
+			}
+		}
+		log.Debug(msg, args...)
+	}
+}

@@ -1,0 +1,112 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message types, in the order they travel:
+//
+//	parent → child   mapped   uid_map and gid_map are written
+//	parent → init    spec     Spec
+//	init   → parent  ready    init set its parent-death signal
+//	init   → parent  pty      the pty master rides along (SCM_RIGHTS)
+//	init   → parent  started  the command runs
+//	init   → parent  error    setup failed; Error says how
+const (
+	msgMapped  = "mapped"
+	msgSpec    = "spec"
+	msgReady   = "ready"
+	msgPty     = "pty"
+	msgStarted = "started"
+	msgError   = "error"
+)
+
+type message struct {
+	Type  string     `json:"type"`
+	Spec  *Spec      `json:"spec,omitempty"`
+	Error *InitError `json:"error,omitempty"`
+}
+
+// InitError is a failure inside the sandbox, carried to the parent as data
+// (runc's initError): Code is the exit status burrow ends with.
+type InitError struct {
+	Msg  string `json:"msg"`
+	Code int    `json:"code"`
+}
+
+func (e *InitError) Error() string { return e.Msg }
+
+// Setup failures exit with 125, podman's and docker's status for "the
+// tool failed, not the command"; exec failures as a shell would.
+const (
+	CodeSetup       = 125
+	CodeNotExec     = 126
+	CodeNotFound    = 127
+	maxMessageBytes = 1 << 20
+)
+
+func send(fd int, m message, fds ...int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(fd, b, oob, nil, 0)
+}
+
+// recv reads one packet. io.EOF means the peer closed its end.
+func recv(fd int) (message, []int, error) {
+	buf := make([]byte, maxMessageBytes)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	var m message
+	n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for errors.Is(err, unix.EINTR) {
+		n, oobn, flags, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
+	if err != nil {
+		return m, nil, err
+	}
+	if n == 0 {
+		return m, nil, io.EOF
+	}
+	var fds []int
+	if oobn > 0 {
+		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return m, nil, err
+		}
+		for _, c := range cmsgs {
+			got, err := unix.ParseUnixRights(&c)
+			if err == nil {
+				fds = append(fds, got...)
+			}
+		}
+	}
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		return m, fds, fmt.Errorf("message truncated")
+	}
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		return m, fds, fmt.Errorf("decode message: %w", err)
+	}
+	return m, fds, nil
+}
+
+// expect reads one message and checks its type.
+func expect(fd int, typ string) (message, error) {
+	m, _, err := recv(fd)
+	if err != nil {
+		return m, err
+	}
+	if m.Type != typ {
+		return m, fmt.Errorf("protocol: got %q, want %q", m.Type, typ)
+	}
+	return m, nil
+}

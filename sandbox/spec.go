@@ -1,0 +1,36 @@
+package sandbox
+
+// Spec is everything init needs, resolved on the host side: init never
+// parses flags or reads the caller's environment.
+type Spec struct {
+	// Args is the command; Args[0] is looked up in the PATH of Env.
+	Args []string `json:"args"`
+	// Env is the command's whole environment.
+	Env      []string `json:"env"`
+	Hostname string   `json:"hostname"`
+	// Dir is the working directory inside.
+	Dir string `json:"dir"`
+	// Mounts is the file system, applied in order on an empty tmpfs.
+	Mounts []Op `json:"mounts"`
+	// UID and GID run the command; SetGroups says whether setgroups(2)
+	// is allowed (it is denied with a single-ID map).
+	UID       uint32 `json:"uid"`
+	GID       uint32 `json:"gid"`
+	SetGroups bool   `json:"setgroups"`
+	// TTY gives the command a new pseudo-terminal; Rows and Cols are
+	// its first size.
+	TTY  bool   `json:"tty"`
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+	// PreserveFDs passes the caller's fds 3..3+N-1 on to the command.
+	PreserveFDs int `json:"preserve_fds,omitempty"`
+	// Debug makes init send log records to the parent.
+	Debug bool `json:"debug,omitempty"`
+}
+
+// fd numbers in the child and init stages.
+const (
+	fdSock  = 3
+	fdLog   = 4
+	fdFirst = 5 // the first preserved fd, before init moves it to 3
+)

@@ -1,0 +1,190 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Kind is what a mount-table step does.
+type Kind string
+
+// The steps of a mount table. Each one creates its target (and the missing
+// parents) inside the new root unless the target is already there.
+const (
+	Bind    Kind = "bind"    // recursive bind of a host path
+	Tmpfs   Kind = "tmpfs"   // a new tmpfs
+	Proc    Kind = "proc"    // proc of the new pid namespace
+	Sysfs   Kind = "sysfs"   // sysfs of the new net namespace, read-only
+	Devpts  Kind = "devpts"  // a new devpts instance
+	Symlink Kind = "symlink" // a symbolic link, Source is its text
+)
+
+// Op is one step of the mount table: bubblewrap's SetupOp, runc's
+// configs.Mount. Target is an absolute path inside the sandbox.
+type Op struct {
+	Kind     Kind   `json:"kind"`
+	Source   string `json:"source,omitempty"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"ro,omitempty"`
+	// Dev keeps device nodes usable (no nodev): only /dev's own binds.
+	Dev bool `json:"dev,omitempty"`
+	// Mode is the tmpfs root's permission bits, as mount(8) spells them.
+	Mode string `json:"mode,omitempty"`
+	// Owned makes the tmpfs belong to the command's user.
+	Owned bool `json:"owned,omitempty"`
+	// Optional steps are skipped, with a debug record, when their target
+	// cannot be created (a read-only image without /var/tmp).
+	Optional bool `json:"optional,omitempty"`
+}
+
+func (o Op) String() string {
+	s := string(o.Kind) + " "
+	if o.Source != "" {
+		s += o.Source + " on "
+	}
+	s += o.Target
+	if o.ReadOnly {
+		s += " (ro)"
+	}
+	return s
+}
+
+// HostDirs are the host directories the default view shares read-only.
+var HostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
+
+// UserMount is a --bind, --ro-bind or --tmpfs request.
+type UserMount struct {
+	Kind     Kind   // Bind or Tmpfs
+	Source   string // absolute host path (Bind)
+	Target   string // absolute path inside
+	ReadOnly bool
+}
+
+// Layout describes the file system of a sandbox.
+type Layout struct {
+	// Root lists the top of the tree: the host's / for the host view,
+	// or the image directory with Rootfs set.
+	Root   fs.FS
+	Rootfs string
+	// Home is the path of the empty private home inside.
+	Home string
+	// Project is a host directory bound read-write at the same path;
+	// empty for none.
+	Project string
+	Mounts  []UserMount
+}
+
+// reserved are the top-level names init always provides itself.
+var reserved = map[string]bool{"proc": true, "dev": true, "sys": true, "tmp": true, "run": true}
+
+// Table turns a Layout into the ordered mount table. Order matters: a
+// later step may mount inside an earlier one (the project under /tmp, a
+// user bind under the home), never the reverse.
+func Table(l Layout) ([]Op, error) {
+	var ops []Op
+	top, err := topLevel(l)
+	if err != nil {
+		return nil, err
+	}
+	lstat := func(name string) (fs.FileInfo, error) { return fs.Lstat(l.Root, name) }
+	for _, name := range top {
+		fi, err := lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		target := "/" + name
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			// Merged-/usr links (/bin -> usr/bin) stay links, so
+			// both spellings of a path keep working.
+			link, err := fs.ReadLink(l.Root, name)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, Op{Kind: Symlink, Source: link, Target: target})
+		case fi.IsDir() || fi.Mode().IsRegular():
+			ops = append(ops, Op{Kind: Bind, Source: filepath.Join(rootDir(l), name), Target: target, ReadOnly: true})
+		}
+	}
+	ops = append(ops,
+		Op{Kind: Proc, Target: "/proc"},
+		Op{Kind: Sysfs, Target: "/sys", ReadOnly: true},
+		Op{Kind: Tmpfs, Target: "/dev", Mode: "0755"},
+	)
+	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		ops = append(ops, Op{Kind: Bind, Source: "/dev/" + d, Target: "/dev/" + d, Dev: true})
+	}
+	ops = append(ops,
+		Op{Kind: Devpts, Target: "/dev/pts"},
+		Op{Kind: Symlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
+		Op{Kind: Tmpfs, Target: "/dev/shm", Mode: "1777"},
+		Op{Kind: Symlink, Source: "/proc/self/fd", Target: "/dev/fd"},
+		Op{Kind: Symlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
+		Op{Kind: Symlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
+		Op{Kind: Symlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
+		Op{Kind: Tmpfs, Target: "/tmp", Mode: "1777"},
+		Op{Kind: Tmpfs, Target: "/var/tmp", Mode: "1777", Optional: l.Rootfs != ""},
+		Op{Kind: Tmpfs, Target: "/run", Mode: "0755"},
+	)
+	if l.Home != "" {
+		ops = append(ops, Op{Kind: Tmpfs, Target: l.Home, Mode: "0700", Owned: true})
+	}
+	if l.Project != "" {
+		ops = append(ops, Op{Kind: Bind, Source: l.Project, Target: l.Project})
+	}
+	for _, m := range l.Mounts {
+		if !path.IsAbs(m.Target) {
+			return nil, fmt.Errorf("mount target %q is not an absolute path", m.Target)
+		}
+		ops = append(ops, Op{Kind: m.Kind, Source: m.Source, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly, Mode: tmpfsMode(m.Kind)})
+	}
+	return ops, nil
+}
+
+func tmpfsMode(k Kind) string {
+	if k == Tmpfs {
+		return "0755"
+	}
+	return ""
+}
+
+func rootDir(l Layout) string {
+	if l.Rootfs != "" {
+		return l.Rootfs
+	}
+	return "/"
+}
+
+// topLevel lists the names of / to share: HostDirs for the host view, every
+// entry but the reserved ones (and the first component of the home path,
+// which becomes an empty tmpfs parent) for an image.
+func topLevel(l Layout) ([]string, error) {
+	if l.Rootfs == "" {
+		names := make([]string, len(HostDirs))
+		for i, d := range HostDirs {
+			names[i] = strings.TrimPrefix(d, "/")
+		}
+		return names, nil
+	}
+	entries, err := fs.ReadDir(l.Root, ".")
+	if err != nil {
+		return nil, err
+	}
+	homeTop := strings.SplitN(strings.TrimPrefix(l.Home, "/"), "/", 2)[0]
+	var names []string
+	for _, e := range entries {
+		if reserved[e.Name()] || e.Name() == homeTop {
+			continue
+		}
+		names = append(names, e.Name())
+	}
+	return names, nil
+}
+
