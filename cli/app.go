@@ -16,6 +16,7 @@ func Main(args []string) int {
 	if code, ok := sandbox.Stage(); ok {
 		return code
 	}
+	snapshotFDs()
 	return run(args, os.Stdout, os.Stderr)
 }
 

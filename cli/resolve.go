@@ -76,6 +76,31 @@ type hostInfo struct {
 	FDOpen func(int) bool
 }
 
+// inherited are the fds above 2 that burrow was started with. An fd that
+// survived execve has close-on-exec clear; every fd the Go runtime opens
+// has it set (since Go 1.25 the runtime keeps cgroup files open to track
+// the CPU quota), so the flag tells the caller's fds from the runtime's.
+var inherited = map[int]bool{}
+
+func snapshotFDs() {
+	dfd, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	d := os.NewFile(uintptr(dfd), "/proc/self/fd")
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd <= 2 || fd == dfd {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			inherited[fd] = true
+		}
+	}
+}
+
 func currentHost() (hostInfo, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
@@ -87,10 +112,7 @@ func currentHost() (hostInfo, error) {
 		Cwd:     cwd,
 		Shell:   os.Getenv("SHELL"),
 		Environ: os.Environ(),
-		FDOpen: func(fd int) bool {
-			_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-			return err == nil
-		},
+		FDOpen: func(fd int) bool { return inherited[fd] },
 	}
 	h.Caller.Name = strconv.Itoa(int(h.Caller.UID))
 	if u, err := user.LookupId(h.Caller.Name); err == nil {

@@ -21,7 +21,14 @@ EXAMPLES:
    echo data | burrow run -- sort > out pipes work both ways
 `
 
-func runFlags(mounts *[]mountArg) []ucli.Flag {
+// listFlag collects a repeated flag. urfave's StringSliceFlag refuses a
+// mix of a flag's long and short names (-e A --env B).
+type listFlag struct{ list *[]string }
+
+func (f *listFlag) Set(v string) error { *f.list = append(*f.list, v); return nil }
+func (f *listFlag) String() string     { return "" }
+
+func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
 	return []ucli.Flag{
 		debugFlag,
 		&ucli.StringFlag{Name: "map", Value: "auto", Usage: "ID mapping: auto, full (caller + /etc/subuid ranges) or single (caller only)"},
@@ -32,7 +39,10 @@ func runFlags(mounts *[]mountArg) []ucli.Flag {
 		&ucli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory `DIR` inside (default: the current directory, or the home)"},
 		&ucli.StringFlag{Name: "rootfs", Usage: "use the root file system in `DIR` (read-only) instead of the host's"},
 		&ucli.StringFlag{Name: "hostname", Value: "burrow", Usage: "host name inside"},
-		&ucli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V`, or pass the caller's K"},
+		// -e is a flag of its own on the same list: urfave refuses a
+		// command line that mixes a flag's alias and name.
+		&ucli.GenericFlag{Name: "env", Value: &listFlag{envs}, Usage: "set `K=V`, or pass the caller's K (also -e)"},
+		&ucli.GenericFlag{Name: "e", Value: &listFlag{envs}, Hidden: true},
 		&ucli.BoolFlag{Name: "env-all", Usage: "pass the caller's whole environment (unsafe: tokens and keys go in too)"},
 		&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a pseudo-terminal even if stdin is not one"},
 		&ucli.BoolFlag{Name: "no-tty", Aliases: []string{"T"}, Usage: "never give the command a pseudo-terminal"},
@@ -42,6 +52,7 @@ func runFlags(mounts *[]mountArg) []ucli.Flag {
 
 func runCommand() *ucli.Command {
 	var mounts []mountArg
+	var envs []string
 	return &ucli.Command{
 		Name:      "run",
 		Usage:     "run a command in a new sandbox",
@@ -52,32 +63,32 @@ minimal /dev, private /tmp, /var/tmp and /run, an empty home at $HOME, and the
 current directory read-write (not when it is /, the home, or holds the home).
 Only PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR come from the caller's
 environment.` + runExamples,
-		Flags:           runFlags(&mounts),
-		OnUsageError:    usageError,
-		SkipFlagParsing: false,
-		Action:          func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), mounts) },
+		Flags:        runFlags(&mounts, &envs),
+		OnUsageError: usageError,
+		Action:       func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), mounts, envs) },
 	}
 }
 
 func shellCommand() *ucli.Command {
 	var mounts []mountArg
+	var envs []string
 	return &ucli.Command{
 		Name:         "shell",
 		Usage:        "start an interactive shell in a new sandbox",
 		UsageText:    "burrow shell [OPTIONS]",
 		Description:  "Same as 'burrow run' without a command: your $SHELL if the sandbox has it, else /bin/sh.",
-		Flags:        runFlags(&mounts),
+		Flags:        runFlags(&mounts, &envs),
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
 			if c.Args().Present() {
 				return ucli.Exit(fmt.Sprintf("shell takes no command (got %q); use 'burrow run -- COMMAND'", c.Args().First()), sandbox.CodeSetup)
 			}
-			return runAction(c, nil, mounts)
+			return runAction(c, nil, mounts, envs)
 		},
 	}
 }
 
-func runAction(c *ucli.Context, args []string, mounts []mountArg) error {
+func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string) error {
 	log := logger(c, c.App.ErrWriter)
 	req := request{
 		Args:        args,
@@ -87,7 +98,7 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg) error {
 		Workdir:     c.String("workdir"),
 		Rootfs:      c.String("rootfs"),
 		Hostname:    c.String("hostname"),
-		Env:         c.StringSlice("env"),
+		Env:         envs,
 		EnvAll:      c.Bool("env-all"),
 		TTY:         c.Bool("tty"),
 		NoTTY:       c.Bool("no-tty"),

@@ -125,6 +125,10 @@ func newFS(fstype string, opts map[string]string, attrs int) (int, error) {
 		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
 	}
 	defer unix.Close(fsfd)
+	// The source is what /proc/mounts and df show; fsopen leaves it "none".
+	if err := unix.FsconfigSetString(fsfd, "source", fstype); err != nil {
+		return -1, fmt.Errorf("%s option source: %w", fstype, err)
+	}
 	for k, v := range opts {
 		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
 			return -1, fmt.Errorf("%s option %s=%s: %w", fstype, k, v, err)

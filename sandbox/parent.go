@@ -51,7 +51,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	childSock := os.NewFile(uintptr(pair[1]), "sock")
 
 	cmd := &exec.Cmd{
-		Path:   "/proc/self/exe",
+		Path:   self(),
 		Args:   []string{os.Args[0]},
 		Env:    []string{stageEnv + "=child"},
 		Stdin:  o.Stdin,

@@ -33,6 +33,16 @@ func childMain() int {
 	if _, err := expect(fdSock, msgMapped); err != nil {
 		return CodeSetup
 	}
-	_ = unix.Exec("/proc/self/exe", os.Args, []string{stageEnv + "=init"})
+	_ = unix.Exec(self(), os.Args, []string{stageEnv + "=init"})
 	return CodeSetup
+}
+
+// self is the path of burrow's binary. Executing it by name rather than as
+// /proc/self/exe gives the stages the command name "burrow" in ps and
+// /proc/PID/comm instead of "exe".
+func self() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "/proc/self/exe"
 }

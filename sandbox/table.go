@@ -187,4 +187,3 @@ func topLevel(l Layout) ([]string, error) {
 	}
 	return names, nil
 }
-

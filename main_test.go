@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/burrow-sandbox/burrow/cli"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The test binary doubles as burrow: testscript installs a copy named
+// "burrow" in $PATH, and sandbox stages re-execute it under that name.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"burrow": func() { os.Exit(cli.Main(os.Args)) },
+	})
+}
+
+// required are the programs the end-to-end tests use. Under CI=true a
+// missing one fails the run instead of skipping it.
+var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps"}
+
+func checkPrereqs(t *testing.T) {
+	t.Helper()
+	if os.Getuid() == 0 {
+		t.Fatal("burrow is rootless: run the end-to-end tests as an unprivileged user (make test does that when run as root)")
+	}
+	var missing []string
+	for _, p := range required {
+		if _, err := exec.LookPath(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("missing %s: run 'make test' as root once to provision", strings.Join(missing, ", "))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+func TestScript(t *testing.T) {
+	checkPrereqs(t)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostTmp, err := os.CreateTemp("", "burrow-host-tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostTmp.Close()
+	t.Cleanup(func() { os.Remove(hostTmp.Name()) })
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("UID", u.Uid)
+			env.Setenv("GID", u.Gid)
+			env.Setenv("USER", u.Username)
+			env.Setenv("HOST_TMP_FILE", hostTmp.Name())
+			start, count := subRange("/etc/subuid", u)
+			env.Setenv("SUBUID_START", start)
+			env.Setenv("SUBUID_COUNT", count)
+			start, count = subRange("/etc/subgid", u)
+			env.Setenv("SUBGID_START", start)
+			env.Setenv("SUBGID_COUNT", count)
+			env.Setenv("TERM", "dumb")
+			if p, err := exec.LookPath("burrow"); err == nil {
+				env.Setenv("BURROW_BIN", filepath.Dir(p))
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"start":      cmdStart,
+			"signal":     cmdSignal,
+			"await":      cmdAwait,
+			"waitfile":   cmdWaitfile,
+			"nosurvivor": cmdNoSurvivor,
+			"mkbusybox":  cmdMkBusybox,
+		},
+	})
+}
+
+// subRange is the user's first subordinate range, as the tests expect it
+// in uid_map.
+func subRange(file string, u *user.User) (string, string) {
+	b, _ := os.ReadFile(file)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) == 3 && (f[0] == u.Username || f[0] == u.Uid) {
+			return f[1], f[2]
+		}
+	}
+	return "none", "none"
+}
+
+// Background processes that a script can signal by name (testscript's own
+// kill knows only INT and KILL).
+type proc struct {
+	cmd      *exec.Cmd
+	out, err *bytes.Buffer
+	done     chan struct{}
+}
+
+var (
+	procsMu sync.Mutex
+	procs   = map[*testscript.TestScript]map[string]*proc{}
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+// start NAME PROGRAM [ARGS...]: run in the background.
+func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: start NAME PROGRAM [ARGS...]")
+	}
+	path, err := exec.LookPath(args[1])
+	if err != nil {
+		// testscript's $PATH, not the test process's
+		for _, d := range filepath.SplitList(ts.Getenv("PATH")) {
+			if p := filepath.Join(d, args[1]); fileExists(p) {
+				path, err = p, nil
+				break
+			}
+		}
+	}
+	ts.Check(err)
+	p := &proc{out: new(bytes.Buffer), err: new(bytes.Buffer), done: make(chan struct{})}
+	p.cmd = exec.Command(path, args[2:]...)
+	p.cmd.Args[0] = args[1]
+	p.cmd.Dir = ts.MkAbs(".")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
+	for _, kv := range []string{"PATH", "HOME", "WORK", "TMPDIR", "USER", "TERM"} {
+		p.cmd.Env = append(p.cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	ts.Check(p.cmd.Start())
+	go func() { p.cmd.Wait(); close(p.done) }()
+	procsMu.Lock()
+	if procs[ts] == nil {
+		procs[ts] = map[string]*proc{}
+	}
+	procs[ts][args[0]] = p
+	procsMu.Unlock()
+	ts.Defer(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+}
+
+func getProc(ts *testscript.TestScript, name string) *proc {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	p := procs[ts][name]
+	if p == nil {
+		ts.Fatalf("no background process %q", name)
+	}
+	return p
+}
+
+var signals = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
+	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH,
+}
+
+// signal NAME SIG: send SIG (TERM, INT, HUP, ...) to burrow itself.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal NAME SIG")
+	}
+	sig, ok := signals[args[1]]
+	if !ok {
+		ts.Fatalf("unknown signal %s", args[1])
+	}
+	ts.Check(getProc(ts, args[0]).cmd.Process.Signal(sig))
+}
+
+// await NAME STATUS: wait for the process, check its exit status, and
+// write its output to NAME.stdout and NAME.stderr.
+func cmdAwait(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: await NAME STATUS")
+	}
+	p := getProc(ts, args[0])
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		ts.Fatalf("%s still running after 60s", args[0])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".stdout"), p.out.Bytes(), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".stderr"), p.err.Bytes(), 0o644))
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	got := p.cmd.ProcessState.ExitCode()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		got = 128 + int(ws.Signal())
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d; stderr: %s", args[0], got, want, p.err)
+	}
+}
+
+// waitfile FILE: wait until FILE exists (the sandboxed script made it).
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if fileExists(ts.MkAbs(args[0])) {
+			return
+		}
+	}
+	ts.Fatalf("%s did not appear within 60s", args[0])
+}
+
+// nosurvivor ARG...: no process on the host has exactly this command
+// line. A dying process needs a moment: wait for it, then fail.
+func cmdNoSurvivor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: nosurvivor ARG...")
+	}
+	want := strings.Join(args, "\x00") + "\x00"
+	var found []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		found = found[:0]
+		dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, f := range dirs {
+			b, err := os.ReadFile(f)
+			if err == nil && string(b) == want {
+				found = append(found, f)
+			}
+		}
+		if len(found) == 0 {
+			return
+		}
+	}
+	ts.Fatalf("processes survived: %v", found)
+}
+
+// mkbusybox DIR: a minimal root file system, busybox and its applets.
+func cmdMkBusybox(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkbusybox DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	bb, err := exec.LookPath("busybox")
+	ts.Check(err)
+	ts.Check(os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	for _, d := range []string{"etc", "usr", "var"} {
+		ts.Check(os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	b, err := os.ReadFile(bb)
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755))
+	list, err := exec.Command(bb, "--list").Output()
+	ts.Check(err)
+	for _, applet := range strings.Fields(string(list)) {
+		if applet != "busybox" {
+			ts.Check(os.Symlink("busybox", filepath.Join(dir, "bin", applet)))
+		}
+	}
+	ts.Check(os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

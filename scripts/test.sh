@@ -1,0 +1,32 @@
+#!/bin/sh
+# The whole test suite. As root (a fresh machine, CI): provision, then run
+# everything again as the unprivileged test user, in a copy of the tree
+# that user owns. As any other user: run the suite.
+set -eu
+cd "$(dirname "$0")/.."
+TEST_USER=${BURROW_TEST_USER:-burrowtest}
+
+if [ "$(id -u)" = 0 ]; then
+	./scripts/provision.sh
+	GO=$(command -v go || echo /usr/local/go/bin/go)
+	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+	work=$(mktemp -d /tmp/burrow-test.XXXXXX)
+	trap 'rm -rf "$work"' EXIT
+	cp -a . "$work/src"
+	chown -R "$TEST_USER:" "$work"
+	chmod 0755 "$work"
+	echo "test: running the suite as $TEST_USER in $work/src"
+	# su resets nothing but what we pass: a clean, explicit environment.
+	su "$TEST_USER" -s /bin/sh -c "cd '$work/src' && exec env -i \
+		HOME='$home' USER='$TEST_USER' LOGNAME='$TEST_USER' SHELL=/bin/sh LANG=C.UTF-8 \
+		PATH='$(dirname "$GO")':/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		CI='${CI:-}' GOPROXY='${GOPROXY:-}' GOFLAGS='${GOFLAGS:-}' GONOSUMDB='${GONOSUMDB:-}' GOSUMDB='${GOSUMDB:-}' \
+		TMPDIR=/tmp ./scripts/test.sh"
+	exit $?
+fi
+
+echo "test: as $(id -un) (uid $(id -u)), $(go version)"
+go vet ./...
+# Pure packages under the race detector; then everything, end to end.
+go test -race -count=1 ./userns ./cli
+go test -count=1 ./...
