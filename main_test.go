@@ -121,11 +121,6 @@ var (
 	procs   = map[*testscript.TestScript]map[string]*proc{}
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
 // start NAME PROGRAM [ARGS...]: run in the background.
 func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {

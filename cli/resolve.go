@@ -112,7 +112,7 @@ func currentHost() (hostInfo, error) {
 		Cwd:     cwd,
 		Shell:   os.Getenv("SHELL"),
 		Environ: os.Environ(),
-		FDOpen: func(fd int) bool { return inherited[fd] },
+		FDOpen:  func(fd int) bool { return inherited[fd] },
 	}
 	h.Caller.Name = strconv.Itoa(int(h.Caller.UID))
 	if u, err := user.LookupId(h.Caller.Name); err == nil {

@@ -1,0 +1,138 @@
+package sandbox
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func render(ops []Op) string {
+	var b strings.Builder
+	for _, o := range ops {
+		b.WriteString(o.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func TestTableHostView(t *testing.T) {
+	host := fstest.MapFS{
+		"usr/bin/sh": {},
+		"bin":        {Data: []byte("usr/bin"), Mode: fs.ModeSymlink},
+		"lib":        {Data: []byte("usr/lib"), Mode: fs.ModeSymlink},
+		"etc/passwd": {},
+		"home/u/key": {},
+		"srv/x":      {},
+	}
+	ops, err := Table(Layout{
+		Root: host, Home: "/home/u", Project: "/work/p",
+		Mounts: []UserMount{
+			{Kind: Tmpfs, Target: "/scratch/"},
+			{Kind: Bind, Source: "/srv", Target: "/scratch/srv", ReadOnly: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := render(ops)
+	want := `bind /usr on /usr (ro)
+symlink usr/bin on /bin
+symlink usr/lib on /lib
+bind /etc on /etc (ro)
+proc /proc
+sysfs /sys (ro)
+tmpfs /dev
+`
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("table starts:\n%s\nwant:\n%s", got, want)
+	}
+	tail := `tmpfs /tmp
+tmpfs /var/tmp
+tmpfs /run
+tmpfs /home/u
+bind /work/p on /work/p
+tmpfs /scratch
+bind /srv on /scratch/srv (ro)
+`
+	if !strings.HasSuffix(got, tail) {
+		t.Fatalf("table ends:\n%s\nwant:\n%s", got, tail)
+	}
+	// Nothing of the host outside HostDirs, and never the home.
+	if strings.Contains(got, "/home/u on") || strings.Contains(got, "/srv on /srv") {
+		t.Fatalf("host paths leaked into the table:\n%s", got)
+	}
+	for _, o := range ops {
+		if o.Target == "/home/u" && (!o.Owned || o.Mode != "0700") {
+			t.Fatalf("home is %+v, want a private tmpfs owned by the user", o)
+		}
+		if o.Kind == Bind && strings.HasPrefix(o.Target, "/dev/") && !o.Dev {
+			t.Fatalf("%v would be nodev: device unusable", o)
+		}
+	}
+}
+
+func TestTableRootfs(t *testing.T) {
+	img := fstest.MapFS{
+		"bin/sh":  {},
+		"etc/x":   {},
+		"proc":    {Mode: fs.ModeDir},
+		"tmp":     {Mode: fs.ModeDir},
+		"home/me": {Mode: fs.ModeDir},
+		"init":    {},
+		"lib64":   {Data: []byte("lib"), Mode: fs.ModeSymlink},
+	}
+	ops, err := Table(Layout{Root: img, Rootfs: "/img", Home: "/home/me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := render(ops)
+	for _, want := range []string{"bind /img/bin on /bin (ro)\n", "bind /img/etc on /etc (ro)\n", "bind /img/init on /init (ro)\n", "symlink lib on /lib64\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"/img/proc", "/img/tmp", "/img/home", "/usr"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("%s must not be shared:\n%s", bad, got)
+		}
+	}
+	for _, o := range ops {
+		if o.Target == "/var/tmp" && !o.Optional {
+			t.Error("/var/tmp must be optional in an image, which may lack /var")
+		}
+	}
+}
+
+func TestTableRejectsRelativeTarget(t *testing.T) {
+	_, err := Table(Layout{Root: fstest.MapFS{}, Mounts: []UserMount{{Kind: Tmpfs, Target: "rel"}}})
+	if err == nil {
+		t.Fatal("relative target accepted")
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	caller := []string{"PATH=/bin", "GITHUB_TOKEN=s3cret", "LANG=C", "LC_ALL=C", "TERM=xterm", "HOME=/root", "X=1", "=bad", "NOEQUALS"}
+	env, err := BuildEnv(caller, EnvOptions{
+		Set:    []string{"A=b=c", "X", "MISSING"},
+		Inside: map[string]string{"HOME": "/home/u", "HOSTNAME": "burrow"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "A=b=c HOME=/home/u HOSTNAME=burrow LANG=C LC_ALL=C PATH=/bin TERM=xterm X=1"
+	if got := strings.Join(env, " "); got != want {
+		t.Fatalf("env = %s\nwant  %s", got, want)
+	}
+	all, _ := BuildEnv(caller, EnvOptions{All: true})
+	if !strings.Contains(strings.Join(all, " "), "GITHUB_TOKEN=s3cret") {
+		t.Fatal("--env-all lost a variable")
+	}
+	def, _ := BuildEnv(nil, EnvOptions{})
+	if strings.Join(def, " ") != "PATH="+DefaultPath {
+		t.Fatalf("empty caller: %v", def)
+	}
+	if _, err := BuildEnv(nil, EnvOptions{Set: []string{"=x"}}); err == nil {
+		t.Fatal("--env =x accepted")
+	}
+}
