@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -107,6 +108,9 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	if err := send(fdSock, message{Type: msgStarted}); err != nil {
 		return 0, setupErr("report start: %v", err)
 	}
+	// Setup garbage (the spec, the mount table) is dead now; give its
+	// pages back, since init lives as long as the sandbox.
+	debug.FreeOSMemory()
 	// EOF on the socket means burrow died: take the sandbox down even if
 	// the parent-death signal was lost.
 	go func() {

@@ -67,6 +67,17 @@ func Run(spec *Spec, o Options) (int, error) {
 			Setsid: true,
 		},
 	}
+	if o.Plan.Mode == userns.Single {
+		// A one-line map of our own IDs needs no helper, so Go's
+		// forkExec can write it between clone and execve: the exec
+		// then already happens as uid 0 inside and init starts
+		// directly, without the child stage (one Go start-up less).
+		u, g := o.Plan.UIDs[0], o.Plan.GIDs[0]
+		cmd.Env = []string{stageEnv + "=init"}
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: int(u.Inside), HostID: int(u.Outside), Size: int(u.Count)}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: int(g.Inside), HostID: int(g.Outside), Size: int(g.Count)}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
 	if spec.TTY {
 		// The command gets the sandbox's own pty; init needs no
 		// terminal, and the host's must not come in.
@@ -157,11 +168,13 @@ type session struct {
 // converse maps the child's IDs and drives the protocol until init closes
 // the socket (it exits) or reports a failure.
 func (s *session) converse() error {
-	if err := s.opts.Plan.Apply(s.pid); err != nil {
-		return fmt.Errorf("map IDs: %w", err)
-	}
-	if err := send(s.sock, message{Type: msgMapped}); err != nil {
-		return fmt.Errorf("protocol: %w", err)
+	if s.opts.Plan.Mode != userns.Single {
+		if err := s.opts.Plan.Apply(s.pid); err != nil {
+			return fmt.Errorf("map IDs: %w", err)
+		}
+		if err := send(s.sock, message{Type: msgMapped}); err != nil {
+			return fmt.Errorf("protocol: %w", err)
+		}
 	}
 	if _, err := expect(s.sock, msgReady); err != nil {
 		return fmt.Errorf("sandbox init did not start: %w", err)

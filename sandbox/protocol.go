@@ -63,14 +63,29 @@ func send(fd int, m message, fds ...int) error {
 }
 
 // recv reads one packet. io.EOF means the peer closed its end.
+//
+// It peeks at the packet's length first (MSG_TRUNC reports it for
+// SOCK_SEQPACKET since Linux 3.4), so that a waiting reader holds no
+// large buffer: init waits in recv for the sandbox's whole life.
 func recv(fd int) (message, []int, error) {
-	buf := make([]byte, maxMessageBytes)
-	oob := make([]byte, unix.CmsgSpace(4*4))
 	var m message
-	n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-	for errors.Is(err, unix.EINTR) {
-		n, oobn, flags, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	size, err := retry(func() (int, error) {
+		n, _, err := unix.Recvfrom(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		return n, err
+	})
+	if err != nil {
+		return m, nil, err
 	}
+	if size > maxMessageBytes {
+		return m, nil, fmt.Errorf("message of %d bytes is too large", size)
+	}
+	buf := make([]byte, max(size, 1))
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	var oobn, flags int
+	n, err := retry(func() (n int, err error) {
+		n, oobn, flags, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return n, err
+	})
 	if err != nil {
 		return m, nil, err
 	}
@@ -97,6 +112,15 @@ func recv(fd int) (message, []int, error) {
 		return m, fds, fmt.Errorf("decode message: %w", err)
 	}
 	return m, fds, nil
+}
+
+func retry(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
 }
 
 // expect reads one message and checks its type.
