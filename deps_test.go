@@ -18,6 +18,7 @@ func TestImportDirection(t *testing.T) {
 		"cli":     {"sandbox", "userns", "config"},
 		"sandbox": {"userns", "fuseoverlay", "slirp", "cgroup"},
 		"userns":  {},
+		"config":  {},
 	}
 	owner := map[string]string{
 		"github.com/urfave/cli":                      "cli",

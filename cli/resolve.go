@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/burrow-sandbox/burrow/config"
 	"github.com/burrow-sandbox/burrow/sandbox"
 	"github.com/burrow-sandbox/burrow/userns"
 	"golang.org/x/sys/unix"
@@ -16,18 +17,36 @@ import (
 
 // request is what the flags of run and shell ask for.
 type request struct {
-	Args        []string
-	Map         string
-	User        string
-	Mounts      []mountArg
-	Workdir     string
-	Rootfs      string
-	Hostname    string
-	Env         []string
-	EnvAll      bool
-	TTY, NoTTY  bool
+	Args     []string
+	Map      string
+	User     string
+	Hostname string
+	Workdir  string
+	Rootfs   string
+	// Labels name where a value came from, for messages: "--user 5",
+	// or `sandbox.user = "5" (from burrow.toml:3)`; keyed map, user, ...
+	Labels map[string]string
+	// Mounts are checked already (flags) or at load (profiles).
+	Mounts []sandbox.UserMount
+	// Project is bound read-write (read-only with ProjectRO) unless it
+	// would expose the home.
+	Project   string
+	ProjectRO bool
+	EnvPass   []string // names, or PREFIX*
+	EnvSet    []string // NAME=VALUE
+	EnvAll    bool
+	// TTY is auto, always or never.
+	TTY         string
 	PreserveFDs int
 	Debug       bool
+}
+
+// what names a request's value in a message.
+func (r request) what(key, fallback string) string {
+	if l := r.Labels[key]; l != "" {
+		return l
+	}
+	return fallback
 }
 
 // mountArg is one --bind, --ro-bind or --tmpfs, in command-line order.
@@ -137,16 +156,20 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	}
 	plan, err := userns.MakePlan(mode, h.Caller, files)
 	if err != nil {
-		return nil, plan, nil, fmt.Errorf("--map=full: %w", err)
+		where := req.what("map", "--map full")
+		if strings.HasPrefix(where, "--map ") {
+			where = "--map=full"
+		}
+		return nil, plan, nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if plan.Reason != "" {
 		notes = append(notes, "single-ID map: "+plan.Reason)
 	}
 	spec := &sandbox.Spec{Hostname: req.Hostname, SetGroups: plan.Mode == userns.Full, Debug: req.Debug}
-	if spec.UID, spec.GID, err = parseUser(req.User, plan); err != nil {
+	if spec.UID, spec.GID, err = parseUser(req.User, req.what("user", "--user "+req.User), plan); err != nil {
 		return nil, plan, nil, err
 	}
-	if req.Hostname == "" || len(req.Hostname) > 64 || strings.ContainsAny(req.Hostname, "/ \x00") {
+	if !config.ValidHostname(req.Hostname) {
 		return nil, plan, nil, fmt.Errorf("--hostname %q: want 1 to 64 characters without spaces or slashes", req.Hostname)
 	}
 
@@ -160,29 +183,32 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 			return nil, plan, nil, err
 		}
 		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-			return nil, plan, nil, fmt.Errorf("--rootfs %s: not a directory; give the directory of an unpacked root file system", req.Rootfs)
+			return nil, plan, nil, fmt.Errorf("%s: not a directory; give the directory of an unpacked root file system", req.what("rootfs", "--rootfs "+req.Rootfs))
 		}
 		layout.Rootfs, layout.Root = abs, os.DirFS(abs)
 	}
-	if exposesHome(h.Cwd, layout.Home) {
-		notes = append(notes, fmt.Sprintf("not binding the current directory %s: it is / or holds the home directory; starting in the empty home", h.Cwd))
+	project := req.Project
+	if project == "" {
+		project = h.Cwd
+	}
+	if exposesHome(project, layout.Home) {
+		notes = append(notes, fmt.Sprintf("not binding the project directory %s: it is / or holds the home directory; starting in the empty home", project))
 	} else {
-		layout.Project = h.Cwd
+		layout.Project, layout.ProjectRO = project, req.ProjectRO
 	}
-	for _, m := range req.Mounts {
-		um, err := checkMount(m, h.Cwd)
-		if err != nil {
-			return nil, plan, nil, err
-		}
-		layout.Mounts = append(layout.Mounts, um)
-	}
+	layout.Mounts = req.Mounts
 	if spec.Mounts, err = sandbox.Table(layout); err != nil {
 		return nil, plan, nil, err
 	}
 
+	// Start where the caller is when that is inside the project (so a
+	// subdirectory works as it does on the host), else at its top.
 	spec.Dir = layout.Home
 	if layout.Project != "" {
 		spec.Dir = layout.Project
+		if !exposesHome(h.Cwd, layout.Home) && within(h.Cwd, layout.Project) {
+			spec.Dir = h.Cwd
+		}
 	}
 	if req.Workdir != "" {
 		if !filepath.IsAbs(req.Workdir) {
@@ -198,15 +224,16 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	spec.Args = req.Args
 	if len(spec.Args) == 0 {
 		if layout.Rootfs != "" && !sandbox.ExistsInside(layout.Rootfs, shell) {
-			return nil, plan, nil, fmt.Errorf("--rootfs %s: it has no %s to run as a shell; give a COMMAND", req.Rootfs, shell)
+			return nil, plan, nil, fmt.Errorf("%s: it has no %s to run as a shell; give a COMMAND", req.what("rootfs", "--rootfs "+req.Rootfs), shell)
 		}
 		spec.Args = []string{shell}
 	}
 
 	name := h.Caller.Name
 	spec.Env, err = sandbox.BuildEnv(h.Environ, sandbox.EnvOptions{
-		All: req.EnvAll,
-		Set: req.Env,
+		All:  req.EnvAll,
+		Pass: req.EnvPass,
+		Set:  req.EnvSet,
 		Inside: map[string]string{
 			"HOME": layout.Home, "USER": name, "LOGNAME": name,
 			"SHELL": shell, "HOSTNAME": req.Hostname,
@@ -216,7 +243,7 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 		return nil, plan, nil, err
 	}
 
-	spec.TTY = h.StdinTTY && !req.NoTTY || req.TTY
+	spec.TTY = req.TTY == "always" || h.StdinTTY && req.TTY != "never"
 	spec.Rows, spec.Cols = h.Rows, h.Cols
 	if spec.TTY && spec.Rows == 0 {
 		spec.Rows, spec.Cols = 24, 80
@@ -231,6 +258,12 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	}
 	spec.PreserveFDs = req.PreserveFDs
 	return spec, plan, notes, nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // exposesHome: binding dir would show the whole home (or more).
@@ -274,7 +307,7 @@ func checkMount(m mountArg, cwd string) (sandbox.UserMount, error) {
 
 // parseUser reads --user UID[:GID]; the IDs must be mapped. The group
 // defaults to the user's number.
-func parseUser(s string, plan userns.Plan) (uint32, uint32, error) {
+func parseUser(s, what string, plan userns.Plan) (uint32, uint32, error) {
 	if s == "" {
 		return 0, 0, nil
 	}
@@ -288,10 +321,10 @@ func parseUser(s string, plan userns.Plan) (uint32, uint32, error) {
 		return 0, 0, fmt.Errorf("--user %q: want numeric UID[:GID], e.g. --user 1000:1000", s)
 	}
 	if !userns.Contains(plan.UIDs, uint32(uid)) {
-		return 0, 0, fmt.Errorf("--user %s: uid %d is not mapped in the sandbox (%s); %s", s, uid, describe(plan.UIDs), mapHint(plan))
+		return 0, 0, fmt.Errorf("%s: uid %d is not mapped in the sandbox (%s); %s", what, uid, describe(plan.UIDs), mapHint(plan))
 	}
 	if !userns.Contains(plan.GIDs, uint32(gid)) {
-		return 0, 0, fmt.Errorf("--user %s: gid %d is not mapped in the sandbox (%s); %s", s, gid, describe(plan.GIDs), mapHint(plan))
+		return 0, 0, fmt.Errorf("%s: gid %d is not mapped in the sandbox (%s); %s", what, gid, describe(plan.GIDs), mapHint(plan))
 	}
 	return uint32(uid), uint32(gid), nil
 }

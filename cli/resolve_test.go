@@ -85,15 +85,13 @@ func TestResolveErrors(t *testing.T) {
 		{request{Map: "auto", Hostname: "burrow", User: "70000"}, "--user 70000: uid 70000 is not mapped"},
 		{request{Map: "single", Hostname: "burrow", User: "1"}, "use --map=full"},
 		{request{Map: "auto", Hostname: "burrow", User: "1:x"}, "want numeric UID[:GID]"},
-		{request{Map: "auto", Hostname: "burrow", Mounts: []mountArg{{sandbox.Bind, false, "/nonexistent/x"}}}, "--bind /nonexistent/x: no such file or directory"},
-		{request{Map: "auto", Hostname: "burrow", Mounts: []mountArg{{sandbox.Bind, true, ":/x"}}}, `--ro-bind ":/x": want SRC[:DST]`},
-		{request{Map: "auto", Hostname: "burrow", Mounts: []mountArg{{sandbox.Tmpfs, false, "x"}}}, `--tmpfs "x": want an absolute path`},
 		{request{Map: "auto", Hostname: "burrow", Rootfs: "/nonexistent"}, "--rootfs /nonexistent: not a directory"},
 		{request{Map: "auto", Hostname: "burrow", Workdir: "x"}, `--workdir "x"`},
 		{request{Map: "auto", Hostname: ""}, `--hostname ""`},
 		{request{Map: "bad", Hostname: "burrow"}, `--map: unknown ID map mode "bad"`},
 		{request{Map: "auto", Hostname: "burrow", PreserveFDs: -1}, "--preserve-fds -1"},
-		{request{Map: "auto", Hostname: "burrow", Env: []string{"=1"}}, `--env "=1"`},
+		{request{Map: "auto", Hostname: "burrow", EnvSet: []string{"=1"}}, `--env "=1"`},
+		{request{Map: "auto", Hostname: "burrow", User: "70000", Labels: map[string]string{"user": `sandbox.user = "70000" (from burrow.toml:3)`}}, `sandbox.user = "70000" (from burrow.toml:3): uid 70000 is not mapped`},
 	} {
 		_, _, _, err := resolve(c.req, h, files)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -102,6 +100,26 @@ func TestResolveErrors(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("error is not one line: %q", err)
 		}
+	}
+}
+
+func TestCheckMount(t *testing.T) {
+	for _, c := range []struct {
+		m    mountArg
+		want string
+	}{
+		{mountArg{sandbox.Bind, false, "/nonexistent/x"}, "--bind /nonexistent/x: no such file or directory"},
+		{mountArg{sandbox.Bind, true, ":/x"}, `--ro-bind ":/x": want SRC[:DST]`},
+		{mountArg{sandbox.Bind, true, "/tmp:x"}, `--ro-bind "/tmp:x": the target "x" must be an absolute path`},
+		{mountArg{sandbox.Tmpfs, false, "x"}, `--tmpfs "x": want an absolute path`},
+	} {
+		if _, err := checkMount(c.m, "/"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err = %v, want %q", c.m, err, c.want)
+		}
+	}
+	um, err := checkMount(mountArg{sandbox.Bind, true, "tmp"}, "/")
+	if err != nil || um.Source != "/tmp" || um.Target != "/tmp" || !um.ReadOnly {
+		t.Fatalf("relative source: %+v %v", um, err)
 	}
 }
 
@@ -124,12 +142,12 @@ func TestResolveTTY(t *testing.T) {
 	if !spec.TTY || spec.Rows != 50 {
 		t.Fatalf("terminal stdin: tty %v rows %d", spec.TTY, spec.Rows)
 	}
-	spec, _, _, _ = resolve(request{Map: "auto", Hostname: "burrow", NoTTY: true}, h, files)
+	spec, _, _, _ = resolve(request{Map: "auto", Hostname: "burrow", TTY: "never"}, h, files)
 	if spec.TTY {
 		t.Fatal("-T ignored")
 	}
 	h.StdinTTY, h.Rows, h.Cols = false, 0, 0
-	spec, _, _, _ = resolve(request{Map: "auto", Hostname: "burrow", TTY: true}, h, files)
+	spec, _, _, _ = resolve(request{Map: "auto", Hostname: "burrow", TTY: "always"}, h, files)
 	if !spec.TTY || spec.Rows != 24 || spec.Cols != 80 {
 		t.Fatalf("-t without a terminal: %v %dx%d", spec.TTY, spec.Rows, spec.Cols)
 	}

@@ -47,6 +47,10 @@ func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
 		&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a pseudo-terminal even if stdin is not one"},
 		&ucli.BoolFlag{Name: "no-tty", Aliases: []string{"T"}, Usage: "never give the command a pseudo-terminal"},
 		&ucli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (3, 4, ...) to the command"},
+		&ucli.StringFlag{Name: "project", Usage: "share the project directory `rw` (read-write) or ro (read-only)"},
+		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
+		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},
+		&ucli.BoolFlag{Name: "trust", Usage: "run even if the project profile asks for more than your config allows and is not trusted (for CI; also BURROW_TRUST=1)"},
 	}
 }
 
@@ -90,28 +94,23 @@ func shellCommand() *ucli.Command {
 
 func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string) error {
 	log := logger(c, c.App.ErrWriter)
-	req := request{
-		Args:        args,
-		Map:         c.String("map"),
-		User:        c.String("user"),
-		Mounts:      mounts,
-		Workdir:     c.String("workdir"),
-		Rootfs:      c.String("rootfs"),
-		Hostname:    c.String("hostname"),
-		Env:         envs,
-		EnvAll:      c.Bool("env-all"),
-		TTY:         c.Bool("tty"),
-		NoTTY:       c.Bool("no-tty"),
-		PreserveFDs: c.Int("preserve-fds"),
-		Debug:       debugOn(c),
-	}
-	if req.TTY && req.NoTTY {
-		return ucli.Exit("--tty and --no-tty exclude each other", sandbox.CodeSetup)
-	}
 	host, err := currentHost()
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
+	l, err := effective(c, host, mounts, envs)
+	if err != nil {
+		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	if err := l.checkTrust(c.Bool("trust") || os.Getenv("BURROW_TRUST") == "1"); err != nil {
+		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	for _, f := range l.files {
+		log.Debug("profile", "stage", "parent", "file", f)
+	}
+	req := requestFrom(l, args)
+	req.PreserveFDs = c.Int("preserve-fds")
+	req.Debug = debugOn(c)
 	spec, plan, notes, err := resolve(req, host, userns.System)
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
@@ -134,6 +133,15 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 		return ucli.Exit("", code)
 	}
 	return nil
+}
+
+// effective merges the profiles and the flags of a run-like command.
+func effective(c *ucli.Context, host hostInfo, mounts []mountArg, envs []string) (*loaded, error) {
+	flags, err := flagLayer(c, mounts, envs, host.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	return loadProfiles(host, profileOpts{Profile: c.String("profile"), NoProfile: c.Bool("no-profile")}, flags)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

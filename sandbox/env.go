@@ -9,16 +9,15 @@ import (
 // DefaultPath is PATH inside when the caller has none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// passed are the caller's variables a sandbox gets by default: they shape
-// how programs talk to the terminal and the user, and none holds a secret.
-var passed = []string{"PATH", "TERM", "COLORTERM", "LANG", "TZ", "NO_COLOR"}
-
 // EnvOptions are the inputs of BuildEnv.
 type EnvOptions struct {
 	// All passes the whole caller environment (unsafe: tokens and keys
 	// come along).
 	All bool
-	// Set are --env arguments: "K=V" sets, "K" passes the caller's K.
+	// Pass are the caller's variables to pass: NAME, or PREFIX* for
+	// every name with that prefix. The profiles say which (config).
+	Pass []string
+	// Set are NAME=VALUE pairs.
 	Set []string
 	// Inside are the variables that describe the sandbox itself (HOME,
 	// USER, ...); they override what the caller has.
@@ -41,7 +40,7 @@ func BuildEnv(caller []string, o EnvOptions) ([]string, error) {
 		}
 	} else {
 		for k, v := range host {
-			if strings.HasPrefix(k, "LC_") || contains(passed, k) {
+			if matches(o.Pass, k) {
 				env[k] = v
 			}
 		}
@@ -53,17 +52,9 @@ func BuildEnv(caller []string, o EnvOptions) ([]string, error) {
 		env[k] = v
 	}
 	for _, s := range o.Set {
-		k, v, hasValue := strings.Cut(s, "=")
-		if k == "" || strings.ContainsAny(k, "\x00") || strings.ContainsRune(v, 0) {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" || strings.ContainsRune(s, 0) {
 			return nil, fmt.Errorf("--env %q: want NAME=VALUE or NAME", s)
-		}
-		if !hasValue {
-			hv, ok := host[k]
-			if !ok {
-				// podman and docker skip an unset variable too.
-				continue
-			}
-			v = hv
 		}
 		env[k] = v
 	}
@@ -73,6 +64,17 @@ func BuildEnv(caller []string, o EnvOptions) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// matches: NAME, or PREFIX* for a prefix. An unset name is simply not
+// there, as podman and docker skip it too.
+func matches(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if prefix, glob := strings.CutSuffix(p, "*"); glob && strings.HasPrefix(name, prefix) || p == name {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -72,9 +72,10 @@ type Layout struct {
 	Rootfs string
 	// Home is the path of the empty private home inside.
 	Home string
-	// Project is a host directory bound read-write at the same path;
-	// empty for none.
-	Project string
+	// Project is a host directory bound at the same path, read-write
+	// unless ProjectRO; empty for none.
+	Project   string
+	ProjectRO bool
 	Mounts  []UserMount
 }
 
@@ -137,7 +138,7 @@ func Table(l Layout) ([]Op, error) {
 		ops = append(ops, Op{Kind: Tmpfs, Target: l.Home, Mode: "0700", Owned: true})
 	}
 	if l.Project != "" {
-		ops = append(ops, Op{Kind: Bind, Source: l.Project, Target: l.Project})
+		ops = append(ops, Op{Kind: Bind, Source: l.Project, Target: l.Project, ReadOnly: l.ProjectRO})
 	}
 	for _, m := range l.Mounts {
 		if !path.IsAbs(m.Target) {

@@ -114,7 +114,8 @@ func TestTableRejectsRelativeTarget(t *testing.T) {
 func TestBuildEnv(t *testing.T) {
 	caller := []string{"PATH=/bin", "GITHUB_TOKEN=s3cret", "LANG=C", "LC_ALL=C", "TERM=xterm", "HOME=/root", "X=1", "=bad", "NOEQUALS"}
 	env, err := BuildEnv(caller, EnvOptions{
-		Set:    []string{"A=b=c", "X", "MISSING"},
+		Pass:   []string{"PATH", "TERM", "LANG", "LC_*", "X", "MISSING"},
+		Set:    []string{"A=b=c"},
 		Inside: map[string]string{"HOME": "/home/u", "HOSTNAME": "burrow"},
 	})
 	if err != nil {

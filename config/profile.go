@@ -1,0 +1,48 @@
+package config
+
+// Profile is one TOML file. Pointers tell "not set" from a zero value,
+// so that a layer overrides only what it sets. The desc tags feed the
+// JSON Schema and the key reference (docs/profiles.md).
+type Profile struct {
+	Extends string  `toml:"extends" desc:"Profile this one builds on: a built-in (default, strict), a user profile name (~/.config/burrow/profiles/NAME.toml), or a path relative to this file."`
+	Sandbox Sandbox `toml:"sandbox" desc:"The sandbox itself."`
+	Project Project `toml:"project" desc:"The project directory: the one holding burrow.toml, else the current directory."`
+	Env     Env     `toml:"env" desc:"The command's environment."`
+	Mount   []Mount `toml:"mount" desc:"Extra mounts, applied in order after burrow's own (array of tables: [[mount]])."`
+	Drop    Drop    `toml:"drop" desc:"Drop list entries inherited from the layers below (built-ins, your config, extended profiles)."`
+}
+
+// Sandbox holds the scalar options of burrow run.
+type Sandbox struct {
+	Hostname *string `toml:"hostname" desc:"Host name inside (--hostname)." default:"burrow"`
+	Workdir  *string `toml:"workdir" desc:"Working directory inside, absolute; ~ and ${PROJECT} expand (--workdir)."`
+	Rootfs   *string `toml:"rootfs" desc:"A directory holding a root file system, used read-only as / (--rootfs); relative to this file."`
+	User     *string `toml:"user" desc:"Run the command as UID[:GID] inside (--user)." pattern:"^[0-9]+(:[0-9]+)?$"`
+	Map      *string `toml:"map" desc:"ID mapping: auto, full or single (--map)." enum:"auto,full,single" default:"auto"`
+	TTY      *string `toml:"tty" desc:"Pseudo-terminal: auto (when stdin is a terminal), always (-t) or never (-T)." enum:"auto,always,never" default:"auto"`
+}
+
+// Project says how the project directory is shared.
+type Project struct {
+	Mode *string `toml:"mode" desc:"rw: the sandbox may change the project; ro: it may only read it (--project)." enum:"rw,ro" default:"rw"`
+}
+
+// Env shapes the command's environment.
+type Env struct {
+	Pass []string          `toml:"pass" desc:"Names of your variables to pass in; a trailing * matches a prefix (LC_*) (--env NAME)." pattern:"^[A-Za-z_][A-Za-z0-9_]*\\*?$"`
+	Set  map[string]string `toml:"set" desc:"Variables to set: NAME = \"value\" (--env NAME=value)."`
+	All  *bool             `toml:"all" desc:"Pass your whole environment; unsafe: tokens and keys go in too (--env-all)." default:"false"`
+}
+
+// Mount is one [[mount]] entry.
+type Mount struct {
+	Type   string `toml:"type" desc:"bind (read-write), ro-bind (read-only) or tmpfs." enum:"bind,ro-bind,tmpfs" required:"true"`
+	Source string `toml:"source" desc:"Host path of a bind; ~ and ${PROJECT} expand, relative paths start at this file's directory."`
+	Target string `toml:"target" desc:"Absolute path inside; defaults to the source for binds, required for tmpfs."`
+}
+
+// Drop removes inherited list entries.
+type Drop struct {
+	Mounts []string `toml:"mounts" desc:"Targets of inherited mounts to drop; \"*\" drops them all."`
+	Env    []string `toml:"env" desc:"Names of inherited env.pass and env.set entries to drop; \"*\" drops them all."`
+}

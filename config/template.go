@@ -1,0 +1,41 @@
+package config
+
+// Template is what `burrow profile init` writes: every key, commented,
+// with the schema line that taplo and Even Better TOML understand.
+func Template(schemaPath string) string {
+	return `#:schema ` + schemaPath + `
+# burrow.toml: how 'burrow run' sandboxes this project.
+# Reference: docs/profiles.md. Values below are the defaults; uncomment to change.
+# A project profile may always tighten; what it asks beyond your own config
+# (writable binds outside the project, paths in your home, your variables)
+# needs 'burrow trust' once, and again after every change.
+
+# extends = "strict"          # default, strict, a profile of yours, or ./other.toml
+
+[sandbox]
+# hostname = "burrow"
+# workdir = "${PROJECT}"      # working directory inside
+# rootfs = "./rootfs"         # a root file system directory instead of the host's
+# user = "0:0"                # UID[:GID] inside
+# map = "auto"                # auto, full or single
+# tty = "auto"                # auto, always or never
+
+[project]
+# mode = "rw"                 # rw or ro
+
+[env]
+# pass = ["GOFLAGS"]          # your variables to pass in (added to the defaults)
+# all = false                 # pass everything (unsafe)
+# [env.set]
+# CI = "true"
+
+# [[mount]]
+# type = "ro-bind"            # bind, ro-bind or tmpfs
+# source = "~/.cache/go-build"
+# target = "/cache"           # default: the same path as source
+
+# [drop]
+# mounts = ["/cache"]         # inherited mounts to drop, by target; "*" for all
+# env = ["TZ"]                # inherited env entries to drop; "*" for all
+`
+}
