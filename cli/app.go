@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/burrow-sandbox/burrow/sandbox"
 	ucli "github.com/urfave/cli/v2"
@@ -29,12 +30,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ec ucli.ExitCoder
 	if errors.As(err, &ec) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(stderr, "burrow: %s\n", msg)
+			printError(stderr, msg)
 		}
 		return ec.ExitCode()
 	}
-	fmt.Fprintf(stderr, "burrow: %s\n", err)
+	printError(stderr, err.Error())
 	return sandbox.CodeSetup
+}
+
+// printError prints each error on its own "burrow: " line; indented lines
+// (the items of a list) continue the line before them.
+func printError(w io.Writer, msg string) {
+	for _, line := range strings.Split(msg, "\n") {
+		if strings.HasPrefix(line, " ") {
+			fmt.Fprintln(w, line)
+		} else {
+			fmt.Fprintf(w, "burrow: %s\n", line)
+		}
+	}
 }
 
 func newApp(stdout, stderr io.Writer) *ucli.App {
@@ -52,7 +65,7 @@ read-write. No root, no daemon, no setuid binary of burrow's.`,
 		HideVersion:          true,
 		EnableBashCompletion: false,
 		Flags:                []ucli.Flag{debugFlag},
-		Commands:             []*ucli.Command{runCommand(), shellCommand(), versionCommand()},
+		Commands:             append([]*ucli.Command{runCommand(), shellCommand(), profileCommand(), versionCommand()}, trustCommands()...),
 		// Errors are printed once, by run; urfave must not exit.
 		ExitErrHandler: func(*ucli.Context, error) {},
 		OnUsageError:   usageError,

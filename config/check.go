@@ -187,5 +187,8 @@ func Expand(v string, ctx Context, relTo string) (string, error) {
 	if relTo != "" && !filepath.IsAbs(v) {
 		v = filepath.Join(relTo, v)
 	}
+	if filepath.IsAbs(v) {
+		v = filepath.Clean(v)
+	}
 	return v, nil
 }

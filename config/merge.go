@@ -26,6 +26,9 @@ func (o Origin) String() string {
 		}
 		return "from " + o.File
 	}
+	if o.File != "" && o.File != "default" {
+		return o.Kind + " " + o.File
+	}
 	return o.Kind
 }
 

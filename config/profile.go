@@ -29,7 +29,7 @@ type Project struct {
 
 // Env shapes the command's environment.
 type Env struct {
-	Pass []string          `toml:"pass" desc:"Names of your variables to pass in; a trailing * matches a prefix (LC_*) (--env NAME)." pattern:"^[A-Za-z_][A-Za-z0-9_]*\\*?$"`
+	Pass []string          `toml:"pass" desc:"Names of your variables to pass in; a trailing * matches a prefix (LC_*) (--env NAME). The built-in default passes PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR; each profile adds to the list." pattern:"^[A-Za-z_][A-Za-z0-9_]*\\*?$"`
 	Set  map[string]string `toml:"set" desc:"Variables to set: NAME = \"value\" (--env NAME=value)."`
 	All  *bool             `toml:"all" desc:"Pass your whole environment; unsafe: tokens and keys go in too (--env-all)." default:"false"`
 }

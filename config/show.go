@@ -40,7 +40,7 @@ func (e *Effective) WriteTOML(w io.Writer) {
 		}
 	}
 	for _, m := range e.Mounts {
-		fmt.Fprintf(w, "\n[[mount]]%21s # %s\n", "", m.From)
+		fmt.Fprintf(w, "\n%-28s # %s\n", "[[mount]]", m.From)
 		fmt.Fprintf(w, "type = %s\n", q(m.V.Type))
 		if m.V.Source != "" {
 			fmt.Fprintf(w, "source = %s\n", q(m.V.Source))

@@ -76,7 +76,7 @@ type Layout struct {
 	// unless ProjectRO; empty for none.
 	Project   string
 	ProjectRO bool
-	Mounts  []UserMount
+	Mounts    []UserMount
 }
 
 // reserved are the top-level names init always provides itself.
