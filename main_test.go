@@ -78,6 +78,21 @@ func TestScript(t *testing.T) {
 			env.Setenv("SUBGID_START", start)
 			env.Setenv("SUBGID_COUNT", count)
 			env.Setenv("TERM", "dumb")
+			// A home outside $WORK: the project ($WORK) must not hold it.
+			home, err := os.MkdirTemp("", "burrow-home-")
+			if err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Defer(func() {
+				filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
+					if d != nil && d.IsDir() {
+						os.Chmod(p, 0o700)
+					}
+					return nil
+				})
+				os.RemoveAll(home)
+			})
 			if p, err := exec.LookPath("burrow"); err == nil {
 				env.Setenv("BURROW_BIN", filepath.Dir(p))
 			}

@@ -136,8 +136,16 @@ func flagLayer(c *ucli.Context, mounts []mountArg, envs []string, cwd string) (c
 	str("user", "sandbox.user", &p.Sandbox.User)
 	str("map", "sandbox.map", &p.Sandbox.Map)
 	str("project", "project.mode", &p.Project.Mode)
-	if m := p.Project.Mode; m != nil && *m != "rw" && *m != "ro" {
-		return config.Layer{}, fmt.Errorf("--project %q: want rw or ro", *m)
+	str("root", "sandbox.root", &p.Sandbox.Root)
+	str("cow-driver", "sandbox.cow_driver", &p.Sandbox.CowDriver)
+	if m := p.Project.Mode; m != nil && *m != "rw" && *m != "ro" && *m != "cow" {
+		return config.Layer{}, fmt.Errorf("--project %q: want rw, ro or cow", *m)
+	}
+	if m := p.Sandbox.Root; m != nil && *m != "ro" && *m != "cow" {
+		return config.Layer{}, fmt.Errorf("--root %q: want ro or cow", *m)
+	}
+	if m := p.Sandbox.CowDriver; m != nil && *m != "auto" && *m != "native" && *m != "fuse" {
+		return config.Layer{}, fmt.Errorf("--cow-driver %q: want auto, native or fuse", *m)
 	}
 	tty, notty := c.Bool("tty"), c.Bool("no-tty")
 	switch {
@@ -200,17 +208,19 @@ func label(v config.Value[string], flag, key string) string {
 func requestFrom(l *loaded, args []string) request {
 	e := l.eff
 	r := request{
-		Args:      args,
-		Map:       e.Map.V,
-		User:      e.User.V,
-		Hostname:  e.Hostname.V,
-		Workdir:   e.Workdir.V,
-		Rootfs:    e.Rootfs.V,
-		TTY:       e.TTY.V,
-		EnvAll:    e.EnvAll.V,
-		EnvPass:   e.PassPatterns(),
-		Project:   l.project,
-		ProjectRO: e.ProjectMode.V == "ro",
+		Args:        args,
+		Map:         e.Map.V,
+		User:        e.User.V,
+		Hostname:    e.Hostname.V,
+		Workdir:     e.Workdir.V,
+		Rootfs:      e.Rootfs.V,
+		TTY:         e.TTY.V,
+		EnvAll:      e.EnvAll.V,
+		EnvPass:     e.PassPatterns(),
+		Project:     l.project,
+		ProjectMode: e.ProjectMode.V,
+		Root:        e.Root.V,
+		CowDriver:   e.CowDriver.V,
 		Labels: map[string]string{
 			"map":      label(e.Map, "--map", "sandbox.map"),
 			"user":     label(e.User, "--user", "sandbox.user"),

@@ -28,10 +28,15 @@ type request struct {
 	Labels map[string]string
 	// Mounts are checked already (flags) or at load (profiles).
 	Mounts []sandbox.UserMount
-	// Project is bound read-write (read-only with ProjectRO) unless it
-	// would expose the home.
-	Project   string
-	ProjectRO bool
+	// Project is bound (ProjectMode rw or ro) or overlaid (cow) unless
+	// it would expose the home.
+	Project     string
+	ProjectMode string
+	// Root is ro or cow; CowDriver auto, native or fuse. Layer gives the
+	// overlay directories of the sandbox's state (nil: no state).
+	Root      string
+	CowDriver string
+	Layer     func(key, lower, target string) (upper, work, stage string, err error)
 	EnvPass   []string // names, or PREFIX*
 	EnvSet    []string // NAME=VALUE
 	EnvAll    bool
@@ -194,9 +199,14 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	if exposesHome(project, layout.Home) {
 		notes = append(notes, fmt.Sprintf("not binding the project directory %s: it is / or holds the home directory; starting in the empty home", project))
 	} else {
-		layout.Project, layout.ProjectRO = project, req.ProjectRO
+		layout.Project = project
+		layout.ProjectRO = req.ProjectMode == "ro"
+		layout.ProjectCow = req.ProjectMode == "cow"
 	}
 	layout.Mounts = req.Mounts
+	layout.RootCow = req.Root == "cow"
+	layout.Layer = req.Layer
+	spec.CowDriver = req.CowDriver
 	if spec.Mounts, err = sandbox.Table(layout); err != nil {
 		return nil, plan, nil, err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -47,7 +48,10 @@ func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
 		&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a pseudo-terminal even if stdin is not one"},
 		&ucli.BoolFlag{Name: "no-tty", Aliases: []string{"T"}, Usage: "never give the command a pseudo-terminal"},
 		&ucli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (3, 4, ...) to the command"},
-		&ucli.StringFlag{Name: "project", Usage: "share the project directory `rw` (read-write) or ro (read-only)"},
+		&ucli.StringFlag{Name: "project", Usage: "share the project directory `rw` (read-write), ro (read-only) or cow (changes kept in the sandbox until burrow apply)"},
+		&ucli.StringFlag{Name: "root", Usage: "system directories `ro` (read-only) or cow (writable; changes stay in the sandbox)"},
+		&ucli.StringFlag{Name: "cow-driver", Usage: "copy-on-write driver: `auto`, native (overlayfs) or fuse (fuse-overlayfs)"},
+		&ucli.StringFlag{Name: "name", Usage: "keep the sandbox's file system changes under `NAME`: the next run with it continues from them"},
 		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
 		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},
 		&ucli.BoolFlag{Name: "trust", Usage: "run even if the project profile asks for more than your config allows and is not trusted (for CI; also BURROW_TRUST=1)"},
@@ -111,9 +115,31 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 	req := requestFrom(l, args)
 	req.PreserveFDs = c.Int("preserve-fds")
 	req.Debug = debugOn(c)
+	name := c.String("name")
+	var sb *sandbox.Sandbox
+	if name != "" || req.Root == "cow" || req.ProjectMode == "cow" || req.Rootfs != "" {
+		sweep(host, log)
+		if sb, err = storeFor(host).Open(name); err != nil {
+			return ucli.Exit(err.Error(), sandbox.CodeSetup)
+		}
+		defer func() { finishState(sb, host, log) }()
+		req.Layer = sb.Layer
+	}
 	spec, plan, notes, err := resolve(req, host, userns.System)
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	var probed func(string)
+	if sb != nil {
+		spec.ProbeDir = sb.Dir
+		if spec.NativeProbe = cachedProbe(sb.Dir); spec.NativeProbe == "" {
+			probed = func(r string) { saveProbe(sb.Dir, r) }
+		}
+		st := &sb.State
+		st.Project, st.ProjectMode, st.Root, st.Rootfs = req.Project, req.ProjectMode, req.Root, req.Rootfs
+		if err := sb.Save(); err != nil {
+			return ucli.Exit("sandbox state: "+err.Error(), sandbox.CodeSetup)
+		}
 	}
 	for _, n := range notes {
 		log.Debug(n, "stage", "parent")
@@ -125,6 +151,8 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 	code, err := sandbox.Run(spec, sandbox.Options{
 		Plan: plan, Log: log, Preserve: preserve, ProcSys: "/proc/sys",
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Notice: func(s string) { fmt.Fprintf(c.App.ErrWriter, "burrow: notice: %s\n", s) },
+		Probed: probed,
 	})
 	if err != nil {
 		return ucli.Exit(oneLine(err.Error()), code)
@@ -133,6 +161,19 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 		return ucli.Exit("", code)
 	}
 	return nil
+}
+
+// finishState keeps a named sandbox's state and discards an unnamed one.
+func finishState(sb *sandbox.Sandbox, h hostInfo, log *slog.Logger) {
+	if sb.State.Named {
+		sb.Release()
+		return
+	}
+	// Deleted while still locked, so no other burrow sweeps it meanwhile.
+	if err := removeState([]string{sb.Dir}, h, log); err != nil {
+		log.Warn(err.Error())
+	}
+	sb.Release()
 }
 
 // effective merges the profiles and the flags of a run-like command.

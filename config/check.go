@@ -67,7 +67,9 @@ func (f *File) check(ctx Context, bad reporter) {
 	}
 	oneOf(bad, "sandbox.map", s.Map, "auto", "full", "single")
 	oneOf(bad, "sandbox.tty", s.TTY, "auto", "always", "never")
-	oneOf(bad, "project.mode", p.Project.Mode, "rw", "ro")
+	oneOf(bad, "project.mode", p.Project.Mode, "rw", "ro", "cow")
+	oneOf(bad, "sandbox.root", s.Root, "ro", "cow")
+	oneOf(bad, "sandbox.cow_driver", s.CowDriver, "auto", "native", "fuse")
 	if s.User != nil && !userSpec.MatchString(*s.User) {
 		bad("sandbox.user", true, "sandbox.user = %q: want numeric \"UID[:GID]\", e.g. \"1000:1000\"", *s.User)
 	}

@@ -41,6 +41,7 @@ type Value[T any] struct {
 // Effective is the merge of every layer: what a sandbox will get.
 type Effective struct {
 	Hostname, Workdir, Rootfs, User, Map, TTY Value[string]
+	Root, CowDriver                           Value[string]
 	ProjectMode                               Value[string]
 	EnvAll                                    Value[bool]
 	EnvPass                                   []Value[string]
@@ -106,6 +107,8 @@ func (e *Effective) Apply(l Layer) {
 	scalar(&e.User, s.User, "sandbox.user")
 	scalar(&e.Map, s.Map, "sandbox.map")
 	scalar(&e.TTY, s.TTY, "sandbox.tty")
+	scalar(&e.Root, s.Root, "sandbox.root")
+	scalar(&e.CowDriver, s.CowDriver, "sandbox.cow_driver")
 	scalar(&e.ProjectMode, p.Project.Mode, "project.mode")
 	if p.Env.All != nil {
 		e.EnvAll = Value[bool]{*p.Env.All, l.Origin("env.all")}

@@ -14,17 +14,19 @@ type Profile struct {
 
 // Sandbox holds the scalar options of burrow run.
 type Sandbox struct {
-	Hostname *string `toml:"hostname" desc:"Host name inside (--hostname)." default:"burrow"`
-	Workdir  *string `toml:"workdir" desc:"Working directory inside, absolute; ~ and ${PROJECT} expand (--workdir)."`
-	Rootfs   *string `toml:"rootfs" desc:"A directory holding a root file system, used read-only as / (--rootfs); relative to this file."`
-	User     *string `toml:"user" desc:"Run the command as UID[:GID] inside (--user)." pattern:"^[0-9]+(:[0-9]+)?$"`
-	Map      *string `toml:"map" desc:"ID mapping: auto, full or single (--map)." enum:"auto,full,single" default:"auto"`
-	TTY      *string `toml:"tty" desc:"Pseudo-terminal: auto (when stdin is a terminal), always (-t) or never (-T)." enum:"auto,always,never" default:"auto"`
+	Hostname  *string `toml:"hostname" desc:"Host name inside (--hostname)." default:"burrow"`
+	Workdir   *string `toml:"workdir" desc:"Working directory inside, absolute; ~ and ${PROJECT} expand (--workdir)."`
+	Rootfs    *string `toml:"rootfs" desc:"A directory holding a root file system, used read-only as / (--rootfs); relative to this file."`
+	User      *string `toml:"user" desc:"Run the command as UID[:GID] inside (--user)." pattern:"^[0-9]+(:[0-9]+)?$"`
+	Map       *string `toml:"map" desc:"ID mapping: auto, full or single (--map)." enum:"auto,full,single" default:"auto"`
+	TTY       *string `toml:"tty" desc:"Pseudo-terminal: auto (when stdin is a terminal), always (-t) or never (-T)." enum:"auto,always,never" default:"auto"`
+	Root      *string `toml:"root" desc:"The shared system directories: ro (read-only) or cow (writable, changes kept in the sandbox's state, never on the host) (--root)." enum:"ro,cow" default:"ro"`
+	CowDriver *string `toml:"cow_driver" desc:"Copy-on-write driver: auto (native overlayfs when a probe mount works, else fuse-overlayfs), native or fuse (--cow-driver)." enum:"auto,native,fuse" default:"auto"`
 }
 
 // Project says how the project directory is shared.
 type Project struct {
-	Mode *string `toml:"mode" desc:"rw: the sandbox may change the project; ro: it may only read it (--project)." enum:"rw,ro" default:"rw"`
+	Mode *string `toml:"mode" desc:"rw: the sandbox may change the project; ro: it may only read it; cow: it may change it, but the changes stay in the sandbox's state until burrow apply (--project)." enum:"rw,ro,cow" default:"rw"`
 }
 
 // Env shapes the command's environment.

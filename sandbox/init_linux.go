@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
 
+	"github.com/burrow-sandbox/burrow/fuseoverlay"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,7 +66,15 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	if err := loopbackUp(); err != nil {
 		return 0, setupErr("bring up loopback: %v", err)
 	}
-	if err := applyTable(spec.Mounts, spec.UID, spec.GID, log); err != nil {
+	if len(spec.Remove) > 0 {
+		return removeAll(spec.Remove)
+	}
+	c := &cow{
+		driver: fuseoverlay.Driver(spec.CowDriver), probe: spec.NativeProbe, dir: spec.ProbeDir, log: log,
+		notice: func(s string) { _ = send(fdSock, message{Type: msgNotice, Text: s}) },
+		probed: func(s string) { _ = send(fdSock, message{Type: msgProbe, Text: s}) },
+	}
+	if err := applyTable(spec.Mounts, spec.UID, spec.GID, c, log); err != nil {
 		return 0, setupErr("mount %v", err)
 	}
 	if err := enterDir(spec.Dir); err != nil {
@@ -121,6 +132,24 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 		}
 	}()
 	return reap(pid, sigs), nil
+}
+
+// removeAll deletes state directories as root of the user namespace,
+// where every file a sandbox made is ours to delete, whatever its owner.
+func removeAll(paths []string) (int, *InitError) {
+	for _, p := range paths {
+		// Overlay work directories are left mode 000.
+		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if d != nil && d.IsDir() {
+				_ = os.Chmod(path, 0o700)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(p); err != nil {
+			return 0, setupErr("remove %s: %v", p, err)
+		}
+	}
+	return 0, nil
 }
 
 // start runs the command. The thread that forks carries no_new_privs, so

@@ -34,7 +34,7 @@ const newRootAt = "/tmp"
 // follow a symlink out of the new root (CVE-2021-30465), and read-only
 // applies to a bind's whole subtree (AT_RECURSIVE) without the remount
 // dance over locked flags that mount(2) needs.
-func applyTable(ops []Op, uid, gid uint32, log *slog.Logger) error {
+func applyTable(ops []Op, uid, gid uint32, c *cow, log *slog.Logger) error {
 	// Nothing we mount may propagate back to the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
@@ -48,22 +48,40 @@ func applyTable(ops []Op, uid, gid uint32, log *slog.Logger) error {
 		}
 	}()
 	for i, op := range ops {
-		if op.Kind != Bind {
+		var fd int
+		var err error
+		switch op.Kind {
+		case Bind:
+			fd, err = cloneTree(op)
+		case Overlay:
+			fd, err = c.overlay(op)
+			if err != nil && op.FallbackRO {
+				c.notice(fmt.Sprintf("%s is read-only: no copy-on-write overlay (%v)", op.Target, err))
+				fd, err = cloneTree(Op{Source: op.Source, ReadOnly: true})
+			}
+		default:
 			continue
 		}
-		fd, err := cloneTree(op)
 		if err != nil {
-			return &MountError{op, "clone source", err}
+			return &MountError{op, "prepare", err}
 		}
 		clones[i] = fd
 	}
-	rootMnt, err := newFS("tmpfs", map[string]string{"mode": "0755"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
-	if err != nil {
-		return fmt.Errorf("create root tmpfs: %w", err)
+	// The root is a tmpfs, or the overlay of an image.
+	cowRoot := len(ops) > 0 && ops[0].Kind == Overlay && ops[0].Target == "/"
+	var rootMnt int
+	if cowRoot {
+		rootMnt, clones[0], ops, clones = clones[0], 0, ops[1:], clones[1:]
+	} else {
+		var err error
+		rootMnt, err = newFS("tmpfs", map[string]string{"mode": "0755"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+		if err != nil {
+			return fmt.Errorf("create root tmpfs: %w", err)
+		}
 	}
 	defer unix.Close(rootMnt)
 	if err := unix.MoveMount(rootMnt, "", unix.AT_FDCWD, newRootAt, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("attach root tmpfs on %s: %w", newRootAt, err)
+		return fmt.Errorf("attach the new root on %s: %w", newRootAt, err)
 	}
 	root, err := unix.Open(newRootAt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -83,10 +101,13 @@ func applyTable(ops []Op, uid, gid uint32, log *slog.Logger) error {
 		log.Debug("mounted", "op", op.String())
 	}
 	// The root itself is read-only, as on a real system; the writable
-	// places are the tmpfs mounts and read-write binds on top of it.
-	ro := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	if err := unix.MountSetattr(root, "", unix.AT_EMPTY_PATH, &ro); err != nil {
-		return fmt.Errorf("make the new root read-only: %w", err)
+	// places are the tmpfs mounts and read-write binds on top of it (or,
+	// for an image, the root overlay's upper layer).
+	if !cowRoot {
+		ro := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(root, "", unix.AT_EMPTY_PATH, &ro); err != nil {
+			return fmt.Errorf("make the new root read-only: %w", err)
+		}
 	}
 	return pivot(root)
 }
@@ -164,7 +185,7 @@ func attach(root int, op Op, clone int, uid, gid uint32) error {
 	}
 	var mnt int
 	switch op.Kind {
-	case Bind:
+	case Bind, Overlay:
 		mnt = clone
 	case Tmpfs:
 		opts := map[string]string{"mode": op.Mode}
@@ -224,7 +245,7 @@ func attach(root int, op Op, clone int, uid, gid uint32) error {
 // a directory, or an empty file when a bind's source is not a directory.
 func mountpoint(root int, op Op, clone int) (int, error) {
 	isDir := true
-	if op.Kind == Bind {
+	if op.Kind == Bind || op.Kind == Overlay {
 		var st unix.Stat_t
 		if err := unix.Fstat(clone, &st); err != nil {
 			return -1, err

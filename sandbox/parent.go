@@ -28,6 +28,9 @@ type Options struct {
 	Preserve []*os.File
 	// ProcSys is /proc/sys, for explaining a refused user namespace.
 	ProcSys string
+	// Notice prints a line for the user; Probed caches the result of
+	// the native overlay probe. Either may be nil.
+	Notice, Probed func(string)
 }
 
 // Cloneflags are the namespaces of a sandbox. With CLONE_NEWUSER in the
@@ -39,7 +42,7 @@ const Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | u
 // Run runs spec and returns the exit status burrow should end with. A
 // non-nil error explains a status that is not the command's own.
 func Run(spec *Spec, o Options) (int, error) {
-	if len(spec.Args) == 0 {
+	if len(spec.Args) == 0 && len(spec.Remove) == 0 {
 		return CodeSetup, errors.New("no command")
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -141,7 +144,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		return CodeSetup, werr
 	}
 	code := ExitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
-	if !s.started.Load() {
+	if !s.started.Load() && len(spec.Remove) == 0 {
 		return CodeSetup, fmt.Errorf("sandbox setup failed: init exited with status %d", code)
 	}
 	return code, nil
@@ -196,6 +199,14 @@ func (s *session) converse() error {
 				return errors.New("protocol: pty message without its fd")
 			}
 			s.tty.Store(startRelay(os.NewFile(uintptr(fds[0]), "ptmx"), s.opts.Stdin, s.opts.Stdout))
+		case msgNotice:
+			if s.opts.Notice != nil {
+				s.opts.Notice(m.Text)
+			}
+		case msgProbe:
+			if s.opts.Probed != nil {
+				s.opts.Probed(m.Text)
+			}
 		case msgStarted:
 			s.started.Store(true)
 		case msgError:

@@ -17,7 +17,11 @@ import (
 //	init   → parent  pty      the pty master rides along (SCM_RIGHTS)
 //	init   → parent  started  the command runs
 //	init   → parent  error    setup failed; Error says how
+//	init   → parent  notice   a line for the user (Text), e.g. a fallback
+//	init   → parent  probe    the native overlay probe's result (Text)
 const (
+	msgNotice  = "notice"
+	msgProbe   = "probe"
 	msgMapped  = "mapped"
 	msgSpec    = "spec"
 	msgReady   = "ready"
@@ -30,6 +34,7 @@ type message struct {
 	Type  string     `json:"type"`
 	Spec  *Spec      `json:"spec,omitempty"`
 	Error *InitError `json:"error,omitempty"`
+	Text  string     `json:"text,omitempty"`
 }
 
 // InitError is a failure inside the sandbox, carried to the parent as data

@@ -26,6 +26,16 @@ type Spec struct {
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// Debug makes init send log records to the parent.
 	Debug bool `json:"debug,omitempty"`
+	// CowDriver is auto, native or fuse; NativeProbe the cached result
+	// of the native overlay probe ("" unknown, "ok", or why it failed),
+	// and ProbeDir where to probe (on the file system of the uppers).
+	CowDriver   string `json:"cow_driver,omitempty"`
+	NativeProbe string `json:"native_probe,omitempty"`
+	ProbeDir    string `json:"probe_dir,omitempty"`
+	// Remove makes init delete these host paths, as root of the user
+	// namespace, and exit: how burrow removes state that holds files of
+	// subordinate IDs, which the caller cannot delete on the host.
+	Remove []string `json:"remove,omitempty"`
 }
 
 // fd numbers in the child and init stages.

@@ -21,6 +21,7 @@ const (
 	Sysfs   Kind = "sysfs"   // sysfs of the new net namespace, read-only
 	Devpts  Kind = "devpts"  // a new devpts instance
 	Symlink Kind = "symlink" // a symbolic link, Source is its text
+	Overlay Kind = "overlay" // copy-on-write: Source is the lower, Upper and Work the layer
 )
 
 // Op is one step of the mount table: bubblewrap's SetupOp, runc's
@@ -39,6 +40,16 @@ type Op struct {
 	// Optional steps are skipped, with a debug record, when their target
 	// cannot be created (a read-only image without /var/tmp).
 	Optional bool `json:"optional,omitempty"`
+	// Upper and Work are an overlay's writable layer, Stage a private
+	// mount point where the fuse driver mounts it first (host paths).
+	Upper string `json:"upper,omitempty"`
+	Work  string `json:"work,omitempty"`
+	Stage string `json:"stage,omitempty"`
+	// FallbackRO lets an overlay that no driver can mount become a
+	// read-only bind, with a notice; Squash shows its files as root's.
+	// Both for the host's system directories only.
+	FallbackRO bool `json:"fallback_ro,omitempty"`
+	Squash     bool `json:"squash,omitempty"`
 }
 
 func (o Op) String() string {
@@ -77,16 +88,35 @@ type Layout struct {
 	Project   string
 	ProjectRO bool
 	Mounts    []UserMount
+	// RootCow overlays each shared system directory instead of binding
+	// it read-only (an image is always the lower of a root overlay);
+	// ProjectCow overlays the project. Layer gives an overlay's upper and
+	// work directories for a key ("usr", "root", "project").
+	RootCow, ProjectCow bool
+	Layer               func(key, lower, target string) (upper, work, stage string, err error)
 }
-
-// reserved are the top-level names init always provides itself.
-var reserved = map[string]bool{"proc": true, "dev": true, "sys": true, "tmp": true, "run": true}
 
 // Table turns a Layout into the ordered mount table. Order matters: a
 // later step may mount inside an earlier one (the project under /tmp, a
 // user bind under the home), never the reverse.
 func Table(l Layout) ([]Op, error) {
 	var ops []Op
+	overlay := func(key, lower, target string) (Op, error) {
+		if l.Layer == nil {
+			return Op{}, fmt.Errorf("copy-on-write %s: no state directory", target)
+		}
+		upper, work, stage, err := l.Layer(key, lower, target)
+		return Op{Kind: Overlay, Source: lower, Target: target, Upper: upper, Work: work, Stage: stage}, err
+	}
+	if l.Rootfs != "" {
+		// The image is the lower layer of the root itself: it is never
+		// modified, and mount points missing in it go to the upper.
+		op, err := overlay("root", l.Rootfs, "/")
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	}
 	top, err := topLevel(l)
 	if err != nil {
 		return nil, err
@@ -110,6 +140,13 @@ func Table(l Layout) ([]Op, error) {
 				return nil, err
 			}
 			ops = append(ops, Op{Kind: Symlink, Source: link, Target: target})
+		case fi.IsDir() && l.RootCow:
+			op, err := overlay(name, filepath.Join(rootDir(l), name), target)
+			if err != nil {
+				return nil, err
+			}
+			op.FallbackRO, op.Squash = true, true
+			ops = append(ops, op)
 		case fi.IsDir() || fi.Mode().IsRegular():
 			ops = append(ops, Op{Kind: Bind, Source: filepath.Join(rootDir(l), name), Target: target, ReadOnly: true})
 		}
@@ -137,7 +174,14 @@ func Table(l Layout) ([]Op, error) {
 	if l.Home != "" {
 		ops = append(ops, Op{Kind: Tmpfs, Target: l.Home, Mode: "0700", Owned: true})
 	}
-	if l.Project != "" {
+	switch {
+	case l.Project != "" && l.ProjectCow:
+		op, err := overlay("project", l.Project, l.Project)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	case l.Project != "":
 		ops = append(ops, Op{Kind: Bind, Source: l.Project, Target: l.Project, ReadOnly: l.ProjectRO})
 	}
 	for _, m := range l.Mounts {
@@ -163,28 +207,15 @@ func rootDir(l Layout) string {
 	return "/"
 }
 
-// topLevel lists the names of / to share: HostDirs for the host view, every
-// entry but the reserved ones (and the first component of the home path,
-// which becomes an empty tmpfs parent) for an image.
+// topLevel lists the names of / to share: HostDirs for the host view;
+// none for an image, which is the root overlay's lower layer.
 func topLevel(l Layout) ([]string, error) {
-	if l.Rootfs == "" {
-		names := make([]string, len(HostDirs))
-		for i, d := range HostDirs {
-			names[i] = strings.TrimPrefix(d, "/")
-		}
-		return names, nil
+	if l.Rootfs != "" {
+		return nil, nil
 	}
-	entries, err := fs.ReadDir(l.Root, ".")
-	if err != nil {
-		return nil, err
-	}
-	homeTop := strings.SplitN(strings.TrimPrefix(l.Home, "/"), "/", 2)[0]
-	var names []string
-	for _, e := range entries {
-		if reserved[e.Name()] || e.Name() == homeTop {
-			continue
-		}
-		names = append(names, e.Name())
+	names := make([]string, len(HostDirs))
+	for i, d := range HostDirs {
+		names[i] = strings.TrimPrefix(d, "/")
 	}
 	return names, nil
 }

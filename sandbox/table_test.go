@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -82,17 +83,23 @@ func TestTableRootfs(t *testing.T) {
 		"init":    {},
 		"lib64":   {Data: []byte("lib"), Mode: fs.ModeSymlink},
 	}
-	ops, err := Table(Layout{Root: img, Rootfs: "/img", Home: "/home/me"})
+	layer := func(key, lower, target string) (string, string, string, error) {
+		return "/state/upper/" + key, "/state/work/" + key, "/state/stage/" + key, nil
+	}
+	if _, err := Table(Layout{Root: img, Rootfs: "/img", Home: "/home/me"}); err == nil {
+		t.Fatal("an image without a state directory was accepted")
+	}
+	ops, err := Table(Layout{Root: img, Rootfs: "/img", Home: "/home/me", Layer: layer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := render(ops)
-	for _, want := range []string{"bind /img/bin on /bin (ro)\n", "bind /img/etc on /etc (ro)\n", "bind /img/init on /init (ro)\n", "symlink lib on /lib64\n"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("missing %q in\n%s", want, got)
-		}
+	// The image is the lower layer of the root overlay; nothing of the
+	// host is shared.
+	if o := ops[0]; o.Kind != Overlay || o.Target != "/" || o.Source != "/img" || o.Upper != "/state/upper/root" || o.Squash {
+		t.Fatalf("first op %+v, want the root overlay", o)
 	}
-	for _, bad := range []string{"/img/proc", "/img/tmp", "/img/home", "/usr"} {
+	got := render(ops)
+	for _, bad := range []string{"/usr", "bind /img"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("%s must not be shared:\n%s", bad, got)
 		}
@@ -101,6 +108,30 @@ func TestTableRootfs(t *testing.T) {
 		if o.Target == "/var/tmp" && !o.Optional {
 			t.Error("/var/tmp must be optional in an image, which may lack /var")
 		}
+	}
+}
+
+func TestTableCow(t *testing.T) {
+	host := fstest.MapFS{"usr/bin/sh": {}, "bin": {Data: []byte("usr/bin"), Mode: fs.ModeSymlink}, "etc/x": {}}
+	layer := func(key, lower, target string) (string, string, string, error) {
+		return "/s/upper/" + key, "/s/work/" + key, "/s/stage/" + key, nil
+	}
+	ops, err := Table(Layout{Root: host, Home: "/h", Project: "/p", RootCow: true, ProjectCow: true, Layer: layer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range ops {
+		if o.Kind == Overlay {
+			got = append(got, fmt.Sprintf("%s<-%s %s squash=%v ro-fallback=%v", o.Target, o.Source, o.Upper, o.Squash, o.FallbackRO))
+		}
+	}
+	want := "/usr<-/usr /s/upper/usr squash=true ro-fallback=true\n/etc<-/etc /s/upper/etc squash=true ro-fallback=true\n/p<-/p /s/upper/project squash=false ro-fallback=false"
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("overlays:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+	if render(ops)[:len("overlay /usr")] != "overlay /usr" {
+		t.Fatal("the system overlays come first")
 	}
 }
 
