@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 
 // required are the programs the end-to-end tests use. Under CI=true a
 // missing one fails the run instead of skipping it.
-var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps"}
+var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff"}
 
 func checkPrereqs(t *testing.T) {
 	t.Helper()
@@ -53,6 +53,20 @@ func checkPrereqs(t *testing.T) {
 
 func TestScript(t *testing.T) {
 	checkPrereqs(t)
+	runScripts(t, "testdata/script", nil)
+}
+
+// TestCow runs the copy-on-write scripts once per driver ($DRIVER).
+func TestCow(t *testing.T) {
+	checkPrereqs(t)
+	for _, d := range []string{"native", "fuse"} {
+		t.Run(d, func(t *testing.T) {
+			runScripts(t, "testdata/cow", map[string]string{"DRIVER": d})
+		})
+	}
+}
+
+func runScripts(t *testing.T, dir string, vars map[string]string) {
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -64,13 +78,16 @@ func TestScript(t *testing.T) {
 	hostTmp.Close()
 	t.Cleanup(func() { os.Remove(hostTmp.Name()) })
 	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("UID", u.Uid)
 			env.Setenv("GID", u.Gid)
 			env.Setenv("USER", u.Username)
 			env.Setenv("HOST_TMP_FILE", hostTmp.Name())
+			for k, v := range vars {
+				env.Setenv(k, v)
+			}
 			start, count := subRange("/etc/subuid", u)
 			env.Setenv("SUBUID_START", start)
 			env.Setenv("SUBUID_COUNT", count)

@@ -66,7 +66,14 @@ func IsOpaque(dir string) bool {
 func Changes(upper, lower string) ([]Change, error) {
 	var out []Change
 	err := walk(upper, lower, "", &out)
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	// By path; where a path is both deleted and added (a directory
+	// replaced by a file), the deletion first.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Kind == Deleted && out[j].Kind != Deleted
+	})
 	return out, err
 }
 

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,14 +258,26 @@ func (s *session) handleSignals() func() {
 func relayLog(r io.Reader, log *slog.Logger) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		var rec map[string]any
-		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+		// Keep the record's own key order (a map would shuffle it).
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 			continue
 		}
-		msg, _ := rec["msg"].(string)
-		args := []any{"stage", "init"}
-		for k, v := range rec {
-			if k != "msg" && k != "time" && k != "level" {
+		msg, args := "", []any{"stage", "init"}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				break
+			}
+			var v any
+			if dec.Decode(&v) != nil {
+				break
+			}
+			switch k {
+			case "msg":
+				msg, _ = v.(string)
+			case "time", "level":
+			default:
 				args = append(args, k, v)
 			}
 		}

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+
+	"github.com/burrow-sandbox/burrow/sandbox"
+	ucli "github.com/urfave/cli/v2"
+)
+
+// absFilter makes PATH arguments absolute (relative to the current
+// directory, which is the same path inside for the project).
+func absFilter(args []string, cwd string) []string {
+	var out []string
+	for _, a := range args {
+		if !filepath.IsAbs(a) {
+			a = filepath.Join(cwd, a)
+		}
+		out = append(out, filepath.Clean(a))
+	}
+	return out
+}
+
+func loadSandbox(c *ucli.Context) (hostInfo, sandbox.State, string, bool, error) {
+	h, err := currentHost()
+	if err != nil {
+		return h, sandbox.State{}, "", false, err
+	}
+	name := c.Args().First()
+	if name == "" {
+		return h, sandbox.State{}, "", false, fmt.Errorf("give the NAME of a sandbox (burrow run --name NAME made it)")
+	}
+	st, dir, running, err := storeFor(h).Load(name)
+	return h, st, dir, running, err
+}
+
+func diffCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "diff",
+		Usage:     "show what a sandbox changed: A (added), M (modified), D (deleted)",
+		UsageText: "burrow diff [--stat | --patch | --format json] NAME [PATH...]",
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "stat", Usage: "counts per directory tree instead of paths"},
+			&ucli.BoolFlag{Name: "patch", Usage: "unified diffs of changed text files"},
+			&ucli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+		},
+		OnUsageError: usageError,
+		Action: func(c *ucli.Context) error {
+			h, st, dir, _, err := loadSandbox(c)
+			if err != nil {
+				return fail(err)
+			}
+			cs, err := sandbox.Changes(dir, st, absFilter(c.Args().Tail(), h.Cwd))
+			if err != nil {
+				return fail(err)
+			}
+			w := c.App.Writer
+			switch {
+			case c.String("format") == "json":
+				if cs == nil {
+					cs = []sandbox.Change{}
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(cs)
+			case c.String("format") != "text":
+				return fail(fmt.Errorf("--format %q: want text or json", c.String("format")))
+			case c.Bool("stat"):
+				writeStat(w, cs, st)
+			case c.Bool("patch"):
+				return writePatch(w, cs)
+			default:
+				for _, ch := range cs {
+					suffix := ""
+					if ch.Dir {
+						suffix = "/"
+					}
+					fmt.Fprintf(w, "%s %s%s\n", ch.Kind, ch.Path, suffix)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func writeStat(w io.Writer, cs []sandbox.Change, st sandbox.State) {
+	type count struct{ a, m, d int }
+	per := map[string]*count{}
+	var total count
+	for _, ch := range cs {
+		t := st.Layers[ch.Layer].Target
+		if per[t] == nil {
+			per[t] = &count{}
+		}
+		for _, c := range []*count{per[t], &total} {
+			switch ch.Kind {
+			case "A":
+				c.a++
+			case "M":
+				c.m++
+			default:
+				c.d++
+			}
+		}
+	}
+	targets := make([]string, 0, len(per))
+	for t := range per {
+		targets = append(targets, t)
+	}
+	sort.Strings(targets)
+	for _, t := range targets {
+		c := per[t]
+		fmt.Fprintf(w, "%-40s %d added, %d modified, %d deleted\n", t, c.a, c.m, c.d)
+	}
+	fmt.Fprintf(w, "%d paths changed: %d added, %d modified, %d deleted\n", len(cs), total.a, total.m, total.d)
+}
+
+// writePatch prints unified diffs with diff(1) (diffutils is essential on
+// Debian): old from the lower layer, new from the upper.
+func writePatch(w io.Writer, cs []sandbox.Change) error {
+	for _, ch := range cs {
+		if ch.Dir {
+			continue
+		}
+		oldPath, newPath := ch.Old, ch.New
+		switch ch.Kind {
+		case "A":
+			oldPath = os.DevNull
+		case "D":
+			newPath = os.DevNull
+		}
+		cmd := exec.Command("diff", "-u", "--label", "a"+ch.Path, "--label", "b"+ch.Path, oldPath, newPath)
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				return fail(fmt.Errorf("diff %s: %v", ch.Path, err))
+			}
+		}
+	}
+	return nil
+}
+
+func rmCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:         "rm",
+		Usage:        "delete sandboxes and their state",
+		UsageText:    "burrow rm NAME...",
+		OnUsageError: usageError,
+		Action: func(c *ucli.Context) error {
+			if !c.Args().Present() {
+				return fail(errors.New("give the NAME of a sandbox to remove"))
+			}
+			h, err := currentHost()
+			if err != nil {
+				return fail(err)
+			}
+			store := storeFor(h)
+			for _, name := range c.Args().Slice() {
+				_, dir, running, err := store.Load(name)
+				if err != nil {
+					return fail(err)
+				}
+				if running {
+					return fail(fmt.Errorf("sandbox %s is running; stop it first", name))
+				}
+				if err := removeState([]string{dir}, h, logger(c, c.App.ErrWriter)); err != nil {
+					return fail(err)
+				}
+				fmt.Fprintln(c.App.Writer, name)
+			}
+			return nil
+		},
+	}
+}
+
+func applyCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "apply",
+		Usage:     "copy a sandbox's changes to its copy-on-write project back to the host",
+		UsageText: "burrow apply [--dry-run] [--force] NAME [PATH...]",
+		Description: `Only the project (--project=cow) is applied, never system directories. Each
+file is replaced atomically; deletions are applied; modes and symlinks kept.
+A host file modified since the sandbox was created is a conflict: apply
+refuses and names it, unless --force. Applied paths leave the sandbox's
+upper layer, so 'burrow diff' no longer lists them.`,
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what would be applied"},
+			&ucli.BoolFlag{Name: "force", Usage: "overwrite host files that changed since the sandbox started"},
+		},
+		OnUsageError: usageError,
+		Action: func(c *ucli.Context) error {
+			h, st, dir, running, err := loadSandbox(c)
+			if err != nil {
+				return fail(err)
+			}
+			if running {
+				return fail(fmt.Errorf("sandbox %s is running; apply when it has ended", st.Name))
+			}
+			done, err := sandbox.ApplyProject(dir, st, absFilter(c.Args().Tail(), h.Cwd), c.Bool("force"), c.Bool("dry-run"))
+			for _, ch := range done {
+				fmt.Fprintf(c.App.Writer, "%s %s\n", ch.Kind, ch.Path)
+			}
+			if err != nil {
+				return fail(err)
+			}
+			return nil
+		},
+	}
+}
