@@ -15,10 +15,12 @@ import (
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/burrow-sandbox/burrow/"
 	allowed := map[string][]string{
-		"cli":     {"sandbox", "userns", "config"},
-		"sandbox": {"userns", "fuseoverlay", "slirp", "cgroup"},
-		"userns":  {},
-		"config":  {},
+		"cli":         {"sandbox", "userns", "config"},
+		"sandbox":     {"userns", "fuseoverlay", "slirp", "cgroup", "image"},
+		"image":       {},
+		"fuseoverlay": {},
+		"userns":      {},
+		"config":      {},
 	}
 	owner := map[string]string{
 		"github.com/urfave/cli":                      "cli",
@@ -26,6 +28,7 @@ func TestImportDirection(t *testing.T) {
 		"github.com/godbus/dbus":                     "cgroup",
 		"github.com/coreos/go-systemd":               "cgroup",
 		"github.com/rootless-containers/rootlesskit": "slirp",
+		"github.com/klauspost/compress":              "image",
 	}
 	for pkg, ok := range allowed {
 		files, _ := filepath.Glob(filepath.Join(pkg, "*.go"))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"fmt"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 
 // required are the programs the end-to-end tests use. Under CI=true a
 // missing one fails the run instead of skipping it.
-var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff"}
+var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff", "tar", "gzip"}
 
 func checkPrereqs(t *testing.T) {
 	t.Helper()
@@ -122,6 +123,7 @@ func runScripts(t *testing.T, dir string, vars map[string]string) {
 			"waitfile":   cmdWaitfile,
 			"nosurvivor": cmdNoSurvivor,
 			"mkbusybox":  cmdMkBusybox,
+			"mkevil":     cmdMkEvil,
 		},
 	})
 }
@@ -303,6 +305,40 @@ func cmdMkBusybox(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Check(os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
+}
+
+// mkevil FILE: a tar archive that tries to leave its root: "../", an
+// absolute name, a write through a symlink it made, a device node; and
+// one harmless file, /ok.
+func cmdMkEvil(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkevil FILE")
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	escaped := ts.MkAbs("escaped")
+	for _, h := range []*tar.Header{
+		{Name: "../escaped", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644},
+		{Name: escaped, Typeflag: tar.TypeReg, Size: 1, Mode: 0o644},
+		{Name: "link", Typeflag: tar.TypeSymlink, Linkname: filepath.Dir(escaped)},
+		{Name: "link/escaped", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644},
+		{Name: "a/../../escaped", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644},
+		{Name: "dev/sda", Typeflag: tar.TypeBlock, Devmajor: 8, Mode: 0o600},
+		{Name: "ok", Typeflag: tar.TypeReg, Size: 5, Mode: 0o644},
+	} {
+		ts.Check(tw.WriteHeader(h))
+		body := "x"
+		if h.Name == "ok" {
+			body = "fine\n"
+		}
+		if h.Typeflag == tar.TypeReg {
+			_, err := tw.Write([]byte(body))
+			ts.Check(err)
+		}
+	}
+	ts.Check(tw.Close())
 }
 
 func fileExists(p string) bool {

@@ -137,6 +137,7 @@ func flagLayer(c *ucli.Context, mounts []mountArg, envs []string, cwd string) (c
 	str("map", "sandbox.map", &p.Sandbox.Map)
 	str("project", "project.mode", &p.Project.Mode)
 	str("root", "sandbox.root", &p.Sandbox.Root)
+	str("image", "sandbox.image", &p.Sandbox.Image)
 	str("cow-driver", "sandbox.cow_driver", &p.Sandbox.CowDriver)
 	if m := p.Project.Mode; m != nil && *m != "rw" && *m != "ro" && *m != "cow" {
 		return config.Layer{}, fmt.Errorf("--project %q: want rw, ro or cow", *m)
@@ -220,6 +221,7 @@ func requestFrom(l *loaded, args []string) request {
 		Project:     l.project,
 		ProjectMode: e.ProjectMode.V,
 		Root:        e.Root.V,
+		Image:       e.Image.V,
 		CowDriver:   e.CowDriver.V,
 		Labels: map[string]string{
 			"map":      label(e.Map, "--map", "sandbox.map"),

@@ -35,6 +35,7 @@ type request struct {
 	// Root is ro or cow; CowDriver auto, native or fuse. Layer gives the
 	// overlay directories of the sandbox's state (nil: no state).
 	Root      string
+	Image     string // its rootfs is set in Rootfs by the caller
 	CowDriver string
 	Layer     func(key, lower, target string) (upper, work, stage string, err error)
 	EnvPass   []string // names, or PREFIX*

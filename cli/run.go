@@ -51,6 +51,7 @@ func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
 		&ucli.StringFlag{Name: "project", Usage: "share the project directory `rw` (read-write), ro (read-only) or cow (changes kept in the sandbox until burrow apply)"},
 		&ucli.StringFlag{Name: "root", Usage: "system directories `ro` (read-only) or cow (writable; changes stay in the sandbox)"},
 		&ucli.StringFlag{Name: "cow-driver", Usage: "copy-on-write driver: `auto`, native (overlayfs) or fuse (fuse-overlayfs)"},
+		&ucli.StringFlag{Name: "image", Usage: "run on the imported image `NAME` (burrow images), copy-on-write"},
 		&ucli.StringFlag{Name: "name", Usage: "keep the sandbox's file system changes under `NAME`: the next run with it continues from them"},
 		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
 		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},
@@ -115,6 +116,15 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 	req := requestFrom(l, args)
 	req.PreserveFDs = c.Int("preserve-fds")
 	req.Debug = debugOn(c)
+	if req.Image != "" {
+		if req.Rootfs != "" {
+			return ucli.Exit("--image and --rootfs exclude each other", sandbox.CodeSetup)
+		}
+		if req.Rootfs, err = imageRootfs(host, req.Image); err != nil {
+			return ucli.Exit(err.Error(), sandbox.CodeSetup)
+		}
+		req.Labels["rootfs"] = "--image " + req.Image
+	}
 	name := c.String("name")
 	var sb *sandbox.Sandbox
 	if name != "" || req.Root == "cow" || req.ProjectMode == "cow" || req.Rootfs != "" {
@@ -136,7 +146,7 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 			probed = func(r string) { saveProbe(sb.Dir, r) }
 		}
 		st := &sb.State
-		st.Project, st.ProjectMode, st.Root, st.Rootfs = req.Project, req.ProjectMode, req.Root, req.Rootfs
+		st.Project, st.ProjectMode, st.Root, st.Rootfs, st.Image = req.Project, req.ProjectMode, req.Root, req.Rootfs, req.Image
 		if err := sb.Save(); err != nil {
 			return ucli.Exit("sandbox state: "+err.Error(), sandbox.CodeSetup)
 		}

@@ -41,7 +41,7 @@ type Value[T any] struct {
 // Effective is the merge of every layer: what a sandbox will get.
 type Effective struct {
 	Hostname, Workdir, Rootfs, User, Map, TTY Value[string]
-	Root, CowDriver                           Value[string]
+	Root, CowDriver, Image                    Value[string]
 	ProjectMode                               Value[string]
 	EnvAll                                    Value[bool]
 	EnvPass                                   []Value[string]
@@ -108,6 +108,7 @@ func (e *Effective) Apply(l Layer) {
 	scalar(&e.Map, s.Map, "sandbox.map")
 	scalar(&e.TTY, s.TTY, "sandbox.tty")
 	scalar(&e.Root, s.Root, "sandbox.root")
+	scalar(&e.Image, s.Image, "sandbox.image")
 	scalar(&e.CowDriver, s.CowDriver, "sandbox.cow_driver")
 	scalar(&e.ProjectMode, p.Project.Mode, "project.mode")
 	if p.Env.All != nil {

@@ -16,7 +16,8 @@ type Profile struct {
 type Sandbox struct {
 	Hostname  *string `toml:"hostname" desc:"Host name inside (--hostname)." default:"burrow"`
 	Workdir   *string `toml:"workdir" desc:"Working directory inside, absolute; ~ and ${PROJECT} expand (--workdir)."`
-	Rootfs    *string `toml:"rootfs" desc:"A directory holding a root file system, used read-only as / (--rootfs); relative to this file."`
+	Rootfs    *string `toml:"rootfs" desc:"A directory holding a root file system, the lower layer of a copy-on-write / (--rootfs); relative to this file."`
+	Image     *string `toml:"image" desc:"An imported image (burrow images), the lower layer of a copy-on-write / (--image)."`
 	User      *string `toml:"user" desc:"Run the command as UID[:GID] inside (--user)." pattern:"^[0-9]+(:[0-9]+)?$"`
 	Map       *string `toml:"map" desc:"ID mapping: auto, full or single (--map)." enum:"auto,full,single" default:"auto"`
 	TTY       *string `toml:"tty" desc:"Pseudo-terminal: auto (when stdin is a terminal), always (-t) or never (-T)." enum:"auto,always,never" default:"auto"`

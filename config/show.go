@@ -19,7 +19,7 @@ func (e *Effective) WriteTOML(w io.Writer) {
 	for _, s := range []struct {
 		key string
 		v   Value[string]
-	}{{"hostname", e.Hostname}, {"workdir", e.Workdir}, {"rootfs", e.Rootfs}, {"user", e.User}, {"map", e.Map}, {"tty", e.TTY}, {"root", e.Root}, {"cow_driver", e.CowDriver}} {
+	}{{"hostname", e.Hostname}, {"workdir", e.Workdir}, {"rootfs", e.Rootfs}, {"user", e.User}, {"map", e.Map}, {"tty", e.TTY}, {"root", e.Root}, {"cow_driver", e.CowDriver}, {"image", e.Image}} {
 		if s.v.From.Kind != "" {
 			line(s.key, q(s.v.V), s.v.From)
 		}
@@ -84,7 +84,7 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 		Project: map[string]*jsonValue{"mode": jv(e.ProjectMode)},
 		Mounts:  []mount{},
 	}
-	for k, v := range map[string]Value[string]{"hostname": e.Hostname, "workdir": e.Workdir, "rootfs": e.Rootfs, "user": e.User, "map": e.Map, "tty": e.TTY, "root": e.Root, "cow_driver": e.CowDriver} {
+	for k, v := range map[string]Value[string]{"hostname": e.Hostname, "workdir": e.Workdir, "rootfs": e.Rootfs, "user": e.User, "map": e.Map, "tty": e.TTY, "root": e.Root, "cow_driver": e.CowDriver, "image": e.Image} {
 		if j := jv(v); j != nil {
 			out.Sandbox[k] = j
 		}

@@ -69,6 +69,9 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	if len(spec.Remove) > 0 {
 		return removeAll(spec.Remove)
 	}
+	if spec.Import != nil {
+		return 0, runImport(spec.Import)
+	}
 	c := &cow{
 		driver: fuseoverlay.Driver(spec.CowDriver), probe: spec.NativeProbe, dir: spec.ProbeDir, log: log,
 		notice: func(s string) { _ = send(fdSock, message{Type: msgNotice, Text: s}) },

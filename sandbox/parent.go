@@ -32,6 +32,8 @@ type Options struct {
 	// Notice prints a line for the user; Probed caches the result of
 	// the native overlay probe. Either may be nil.
 	Notice, Probed func(string)
+	// Progress receives an import's "BYTES/TOTAL".
+	Progress func(string)
 }
 
 // Cloneflags are the namespaces of a sandbox. With CLONE_NEWUSER in the
@@ -43,7 +45,8 @@ const Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | u
 // Run runs spec and returns the exit status burrow should end with. A
 // non-nil error explains a status that is not the command's own.
 func Run(spec *Spec, o Options) (int, error) {
-	if len(spec.Args) == 0 && len(spec.Remove) == 0 {
+	chore := len(spec.Remove) > 0 || spec.Import != nil // no command to run
+	if len(spec.Args) == 0 && !chore {
 		return CodeSetup, errors.New("no command")
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -145,7 +148,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		return CodeSetup, werr
 	}
 	code := ExitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
-	if !s.started.Load() && len(spec.Remove) == 0 {
+	if !s.started.Load() && !chore {
 		return CodeSetup, fmt.Errorf("sandbox setup failed: init exited with status %d", code)
 	}
 	return code, nil
@@ -203,6 +206,10 @@ func (s *session) converse() error {
 		case msgNotice:
 			if s.opts.Notice != nil {
 				s.opts.Notice(m.Text)
+			}
+		case msgProgress:
+			if s.opts.Progress != nil {
+				s.opts.Progress(m.Text)
 			}
 		case msgProbe:
 			if s.opts.Probed != nil {

@@ -19,15 +19,17 @@ import (
 //	init   → parent  error    setup failed; Error says how
 //	init   → parent  notice   a line for the user (Text), e.g. a fallback
 //	init   → parent  probe    the native overlay probe's result (Text)
+//	init   → parent  progress an import's progress: "BYTES/TOTAL" (Text)
 const (
-	msgNotice  = "notice"
-	msgProbe   = "probe"
-	msgMapped  = "mapped"
-	msgSpec    = "spec"
-	msgReady   = "ready"
-	msgPty     = "pty"
-	msgStarted = "started"
-	msgError   = "error"
+	msgNotice   = "notice"
+	msgProgress = "progress"
+	msgProbe    = "probe"
+	msgMapped   = "mapped"
+	msgSpec     = "spec"
+	msgReady    = "ready"
+	msgPty      = "pty"
+	msgStarted  = "started"
+	msgError    = "error"
 )
 
 type message struct {

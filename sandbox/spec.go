@@ -36,6 +36,18 @@ type Spec struct {
 	// namespace, and exit: how burrow removes state that holds files of
 	// subordinate IDs, which the caller cannot delete on the host.
 	Remove []string `json:"remove,omitempty"`
+	// Import makes init unpack a root file system into the image store
+	// as root of the user namespace, and exit.
+	Import *Import `json:"import,omitempty"`
+}
+
+// Import is an image import: Source, a tar archive (plain, gzip, zstd)
+// or a directory, into Dest, which must not exist. Owners above MaxID
+// are not mapped and become 0.
+type Import struct {
+	Source string `json:"source"`
+	Dest   string `json:"dest"`
+	MaxID  int    `json:"max_id"`
 }
 
 // fd numbers in the child and init stages.

@@ -38,6 +38,7 @@ type State struct {
 	ProjectMode string `json:"project_mode,omitempty"`
 	Root        string `json:"root,omitempty"`
 	Rootfs      string `json:"rootfs,omitempty"`
+	Image       string `json:"image,omitempty"`
 	// Layers maps an overlay's key to its lower directory and target.
 	Layers map[string]LayerInfo `json:"layers,omitempty"`
 }
