@@ -19,9 +19,12 @@ func Template(schemaPath string) string {
 # user = "0:0"                # UID[:GID] inside
 # map = "auto"                # auto, full or single
 # tty = "auto"                # auto, always or never
+# root = "ro"                 # ro, or cow: writable system directories, host untouched
+# image = "bookworm"          # run on an imported image (burrow images)
+# cow_driver = "auto"         # auto, native or fuse
 
 [project]
-# mode = "rw"                 # rw or ro
+# mode = "rw"                 # rw, ro, or cow: changes kept until burrow apply
 
 [env]
 # pass = ["GOFLAGS"]          # your variables to pass in (added to the defaults)
