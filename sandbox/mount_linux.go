@@ -7,6 +7,9 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/burrow-sandbox/burrow/fuseoverlay"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,25 +50,38 @@ func applyTable(ops []Op, uid, gid uint32, c *cow, log *slog.Logger) error {
 			}
 		}
 	}()
+	// Overlays are made in parallel: each fuse-overlayfs takes a few
+	// milliseconds to start and serve, and they do not depend on each
+	// other. The native probe runs first, once.
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	probed := false
 	for i, op := range ops {
-		var fd int
-		var err error
 		switch op.Kind {
 		case Bind:
-			fd, err = cloneTree(op)
+			clones[i], errs[i] = cloneTree(op)
 		case Overlay:
-			fd, err = c.overlay(op)
-			if err != nil && op.FallbackRO {
-				c.notice(fmt.Sprintf("%s is read-only: no copy-on-write overlay (%v)", op.Target, err))
-				fd, err = cloneTree(Op{Source: op.Source, ReadOnly: true})
+			if !probed && c.driver != fuseoverlay.Fuse {
+				_ = c.nativeErr()
+				probed = true
 			}
-		default:
-			continue
+			wg.Add(1)
+			go func(i int, op Op) {
+				defer wg.Done()
+				fd, err := c.overlay(op)
+				if err != nil && op.FallbackRO {
+					c.notice(fmt.Sprintf("%s is read-only: no copy-on-write overlay (%v)", op.Target, err))
+					fd, err = cloneTree(Op{Source: op.Source, ReadOnly: true})
+				}
+				clones[i], errs[i] = fd, err
+			}(i, op)
 		}
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return &MountError{op, "prepare", err}
+			return &MountError{ops[i], "prepare", err}
 		}
-		clones[i] = fd
 	}
 	// The root is a tmpfs, or the overlay of an image.
 	cowRoot := len(ops) > 0 && ops[0].Kind == Overlay && ops[0].Target == "/"
