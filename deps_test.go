@@ -15,7 +15,8 @@ import (
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/burrow-sandbox/burrow/"
 	allowed := map[string][]string{
-		"cli":         {"sandbox", "userns", "config"},
+		"cli":         {"sandbox", "userns", "config", "slirp"},
+		"slirp":       {},
 		"sandbox":     {"userns", "fuseoverlay", "slirp", "cgroup", "image"},
 		"image":       {},
 		"fuseoverlay": {},

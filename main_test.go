@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,7 +31,8 @@ func TestMain(m *testing.M) {
 
 // required are the programs the end-to-end tests use. Under CI=true a
 // missing one fails the run instead of skipping it.
-var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff", "tar", "gzip"}
+var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff", "tar", "gzip",
+	"pasta", "slirp4netns", "nsenter", "ip", "dnsmasq", "dig", "curl", "bash"}
 
 func checkPrereqs(t *testing.T) {
 	t.Helper()
@@ -55,6 +57,16 @@ func checkPrereqs(t *testing.T) {
 func TestScript(t *testing.T) {
 	checkPrereqs(t)
 	runScripts(t, "testdata/script", nil)
+}
+
+// TestNet runs the networking scripts once per driver ($NET).
+func TestNet(t *testing.T) {
+	checkPrereqs(t)
+	for _, d := range []string{"pasta", "slirp4netns"} {
+		t.Run(d, func(t *testing.T) {
+			runScripts(t, "testdata/net", map[string]string{"NET": d})
+		})
+	}
 }
 
 // TestCow runs the copy-on-write scripts once per driver ($DRIVER).
@@ -124,6 +136,9 @@ func runScripts(t *testing.T, dir string, vars map[string]string) {
 			"nosurvivor": cmdNoSurvivor,
 			"mkbusybox":  cmdMkBusybox,
 			"mkevil":     cmdMkEvil,
+			"netdrivers": cmdNetDrivers,
+			"gone":       cmdGone,
+			"freeport":   cmdFreePort,
 		},
 	})
 }
@@ -339,6 +354,81 @@ func cmdMkEvil(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Check(tw.Close())
+}
+
+// netdrivers NAME: find the network driver processes (pasta,
+// slirp4netns) that serve the sandbox of background burrow NAME, by the
+// pid of its init on their command line; store them in $DRIVER_PIDS.
+func cmdNetDrivers(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: netdrivers NAME")
+	}
+	parent := getProc(ts, args[0]).cmd.Process.Pid
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var inits []string
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
+		for _, t := range tasks {
+			b, _ := os.ReadFile(t)
+			inits = append(inits, strings.Fields(string(b))...)
+		}
+		var found []string
+		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, f := range cmdlines {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+			if !strings.Contains(filepath.Base(argv[0]), "pasta") && !strings.Contains(filepath.Base(argv[0]), "slirp4netns") {
+				continue
+			}
+			for _, a := range argv[1:] {
+				for _, pid := range inits {
+					if a == pid {
+						found = append(found, strings.Split(f, "/")[2])
+					}
+				}
+			}
+		}
+		if len(found) > 0 {
+			ts.Setenv("DRIVER_PIDS", strings.Join(found, " "))
+			return
+		}
+	}
+	ts.Fatalf("no network driver process found for %s", args[0])
+}
+
+// gone PID...: wait until these processes have ended.
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("usage: gone PID...")
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		alive := 0
+		for _, p := range args {
+			for _, f := range strings.Fields(p) {
+				if b, err := os.ReadFile("/proc/" + f + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
+					alive++
+				}
+			}
+		}
+		if alive == 0 {
+			return
+		}
+	}
+	ts.Fatalf("still running: %v", args)
+}
+
+// freeport VAR...: set each VAR to a TCP port that is free now, so that
+// scripts running in parallel do not collide.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	for _, v := range args {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ts.Setenv(v, strconv.Itoa(port))
+	}
 }
 
 func fileExists(p string) bool {

@@ -23,7 +23,7 @@ func Main(args []string) int {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(bareNet(args))
 	if err == nil {
 		return 0
 	}

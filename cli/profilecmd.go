@@ -15,9 +15,8 @@ import (
 func fail(err error) error { return ucli.Exit(err.Error(), sandbox.CodeSetup) }
 
 func profileCommand() *ucli.Command {
-	var mounts []mountArg
-	var envs []string
-	showFlags := append(runFlags(&mounts, &envs), &ucli.StringFlag{Name: "format", Value: "toml", Usage: "toml (annotated with origins) or json"})
+	var lists runLists
+	showFlags := append(runFlags(&lists), &ucli.StringFlag{Name: "format", Value: "toml", Usage: "toml (annotated with origins) or json"})
 	return &ucli.Command{
 		Name:  "profile",
 		Usage: "write, show, check and list profiles (burrow.toml)",
@@ -42,7 +41,7 @@ profiles in ~/.config/burrow/profiles/NAME.toml. See docs/profiles.md.`,
 and any run options given here, exactly as 'burrow run' would.`,
 				Flags:        showFlags,
 				OnUsageError: usageError,
-				Action:       func(c *ucli.Context) error { return profileShow(c, mounts, envs) },
+				Action:       func(c *ucli.Context) error { return profileShow(c, &lists) },
 			},
 			{
 				Name:         "check",
@@ -98,12 +97,12 @@ func profileInit(c *ucli.Context) error {
 	return nil
 }
 
-func profileShow(c *ucli.Context, mounts []mountArg, envs []string) error {
+func profileShow(c *ucli.Context, lists *runLists) error {
 	h, err := currentHost()
 	if err != nil {
 		return fail(err)
 	}
-	l, err := effective(c, h, mounts, envs)
+	l, err := effective(c, h, lists)
 	if err != nil {
 		return fail(err)
 	}

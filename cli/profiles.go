@@ -120,7 +120,8 @@ func trustStore(ctx config.Context) config.TrustStore {
 }
 
 // flagLayer turns the flags that were given into the top layer.
-func flagLayer(c *ucli.Context, mounts []mountArg, envs []string, cwd string) (config.Layer, error) {
+func flagLayer(c *ucli.Context, lists *runLists, cwd string) (config.Layer, error) {
+	mounts, envs := lists.mounts, lists.envs
 	var p config.Profile
 	origin := map[string]string{}
 	str := func(flag, key string, dst **string) {
@@ -139,6 +140,19 @@ func flagLayer(c *ucli.Context, mounts []mountArg, envs []string, cwd string) (c
 	str("root", "sandbox.root", &p.Sandbox.Root)
 	str("image", "sandbox.image", &p.Sandbox.Image)
 	str("cow-driver", "sandbox.cow_driver", &p.Sandbox.CowDriver)
+	str("net", "network.mode", &p.Network.Mode)
+	if c.Bool("allow-host-loopback") {
+		v := true
+		p.Network.AllowHostLoopback, origin["network.allow_host_loopback"] = &v, "--allow-host-loopback"
+	}
+	for _, pub := range lists.publish {
+		origin[fmt.Sprintf("network.publish.%d", len(p.Network.Publish))] = "--publish"
+		p.Network.Publish = append(p.Network.Publish, pub)
+	}
+	for _, d := range lists.dns {
+		origin[fmt.Sprintf("network.dns.%d", len(p.Network.DNS))] = "--dns"
+		p.Network.DNS = append(p.Network.DNS, d)
+	}
 	if m := p.Project.Mode; m != nil && *m != "rw" && *m != "ro" && *m != "cow" {
 		return config.Layer{}, fmt.Errorf("--project %q: want rw, ro or cow", *m)
 	}
@@ -222,6 +236,8 @@ func requestFrom(l *loaded, args []string) request {
 		ProjectMode: e.ProjectMode.V,
 		Root:        e.Root.V,
 		Image:       e.Image.V,
+		NetMode:     e.NetMode.V,
+		AllowLo:     e.AllowHostLoopback.V,
 		CowDriver:   e.CowDriver.V,
 		Labels: map[string]string{
 			"map":      label(e.Map, "--map", "sandbox.map"),
@@ -233,6 +249,12 @@ func requestFrom(l *loaded, args []string) request {
 	}
 	for _, s := range e.EnvSet {
 		r.EnvSet = append(r.EnvSet, s.V[0]+"="+s.V[1])
+	}
+	for _, p := range e.Publish {
+		r.Publish = append(r.Publish, p.V)
+	}
+	for _, d := range e.DNS {
+		r.DNS = append(r.DNS, d.V)
 	}
 	for _, m := range e.Mounts {
 		um := sandbox.UserMount{Kind: sandbox.Bind, Source: m.V.Source, Target: m.V.Target, ReadOnly: m.V.Type == "ro-bind"}

@@ -34,8 +34,15 @@ type request struct {
 	ProjectMode string
 	// Root is ro or cow; CowDriver auto, native or fuse. Layer gives the
 	// overlay directories of the sandbox's state (nil: no state).
-	Root      string
-	Image     string // its rootfs is set in Rootfs by the caller
+	Root  string
+	Image string // its rootfs is set in Rootfs by the caller
+	// NetMode is none, pasta, slirp4netns, host or auto; Publish and DNS
+	// are --publish and --dns; AllowLo is --allow-host-loopback.
+	NetMode      string
+	Publish, DNS []string
+	AllowLo      bool
+	// Etc are generated /etc files (resolv.conf, hosts, hostname).
+	Etc       map[string]string
 	CowDriver string
 	Layer     func(key, lower, target string) (upper, work, stage string, err error)
 	EnvPass   []string // names, or PREFIX*
@@ -206,6 +213,7 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	}
 	layout.Mounts = req.Mounts
 	layout.RootCow = req.Root == "cow"
+	layout.Etc = req.Etc
 	layout.Layer = req.Layer
 	spec.CowDriver = req.CowDriver
 	if spec.Mounts, err = sandbox.Table(layout); err != nil {

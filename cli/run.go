@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/burrow-sandbox/burrow/sandbox"
+	"github.com/burrow-sandbox/burrow/slirp"
 	"github.com/burrow-sandbox/burrow/userns"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -29,7 +31,15 @@ type listFlag struct{ list *[]string }
 func (f *listFlag) Set(v string) error { *f.list = append(*f.list, v); return nil }
 func (f *listFlag) String() string     { return "" }
 
-func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
+// runLists collect the repeatable flags of run, shell and profile show.
+type runLists struct {
+	mounts       []mountArg
+	envs         []string
+	publish, dns []string
+}
+
+func runFlags(l *runLists) []ucli.Flag {
+	mounts, envs := &l.mounts, &l.envs
 	return []ucli.Flag{
 		debugFlag,
 		&ucli.StringFlag{Name: "map", Value: "auto", Usage: "ID mapping: auto, full (caller + /etc/subuid ranges) or single (caller only)"},
@@ -52,6 +62,11 @@ func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
 		&ucli.StringFlag{Name: "root", Usage: "system directories `ro` (read-only) or cow (writable; changes stay in the sandbox)"},
 		&ucli.StringFlag{Name: "cow-driver", Usage: "copy-on-write driver: `auto`, native (overlayfs) or fuse (fuse-overlayfs)"},
 		&ucli.StringFlag{Name: "image", Usage: "run on the imported image `NAME` (burrow images), copy-on-write"},
+		&ucli.StringFlag{Name: "net", Usage: "network: `none` (loopback only), pasta, slirp4netns, host (weaker), or --net alone for the best user-mode driver installed"},
+		&ucli.GenericFlag{Name: "publish", Value: &listFlag{&l.publish}, Usage: "publish a port: `[HOSTIP:]HOSTPORT:PORT[/tcp|/udp]` (HOSTIP defaults to 127.0.0.1; also -p)"},
+		&ucli.GenericFlag{Name: "p", Value: &listFlag{&l.publish}, Hidden: true},
+		&ucli.GenericFlag{Name: "dns", Value: &listFlag{&l.dns}, Usage: "nameserver `IP` for the sandbox's resolv.conf (repeatable)"},
+		&ucli.BoolFlag{Name: "allow-host-loopback", Usage: "let the sandbox reach the host's loopback services at 10.0.2.2"},
 		&ucli.StringFlag{Name: "name", Usage: "keep the sandbox's file system changes under `NAME`: the next run with it continues from them"},
 		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
 		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},
@@ -60,8 +75,7 @@ func runFlags(mounts *[]mountArg, envs *[]string) []ucli.Flag {
 }
 
 func runCommand() *ucli.Command {
-	var mounts []mountArg
-	var envs []string
+	var lists runLists
 	return &ucli.Command{
 		Name:      "run",
 		Usage:     "run a command in a new sandbox",
@@ -72,38 +86,37 @@ minimal /dev, private /tmp, /var/tmp and /run, an empty home at $HOME, and the
 current directory read-write (not when it is /, the home, or holds the home).
 Only PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR come from the caller's
 environment.` + runExamples,
-		Flags:        runFlags(&mounts, &envs),
+		Flags:        runFlags(&lists),
 		OnUsageError: usageError,
-		Action:       func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), mounts, envs) },
+		Action:       func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), &lists) },
 	}
 }
 
 func shellCommand() *ucli.Command {
-	var mounts []mountArg
-	var envs []string
+	var lists runLists
 	return &ucli.Command{
 		Name:         "shell",
 		Usage:        "start an interactive shell in a new sandbox",
 		UsageText:    "burrow shell [OPTIONS]",
 		Description:  "Same as 'burrow run' without a command: your $SHELL if the sandbox has it, else /bin/sh.",
-		Flags:        runFlags(&mounts, &envs),
+		Flags:        runFlags(&lists),
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
 			if c.Args().Present() {
 				return ucli.Exit(fmt.Sprintf("shell takes no command (got %q); use 'burrow run -- COMMAND'", c.Args().First()), sandbox.CodeSetup)
 			}
-			return runAction(c, nil, mounts, envs)
+			return runAction(c, nil, &lists)
 		},
 	}
 }
 
-func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string) error {
+func runAction(c *ucli.Context, args []string, lists *runLists) error {
 	log := logger(c, c.App.ErrWriter)
 	host, err := currentHost()
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
-	l, err := effective(c, host, mounts, envs)
+	l, err := effective(c, host, lists)
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
@@ -135,10 +148,22 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 		defer func() { finishState(sb, host, log) }()
 		req.Layer = sb.Layer
 	}
+	var debugOut io.Writer = io.Discard
+	if req.Debug {
+		debugOut = c.App.ErrWriter
+	}
+	nw, err := prepareNetwork(req, debugOut)
+	if err != nil {
+		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	defer nw.cleanup()
+	req.Etc = nw.etc
 	spec, plan, notes, err := resolve(req, host, userns.System)
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
+	spec.HostNet = nw.mode == slirp.Host
+	log.Debug("network", "stage", "parent", "mode", string(nw.mode), "ports", strings.Join(req.Publish, " "))
 	var probed func(string)
 	if sb != nil {
 		spec.ProbeDir = sb.Dir
@@ -161,8 +186,9 @@ func runAction(c *ucli.Context, args []string, mounts []mountArg, envs []string)
 	code, err := sandbox.Run(spec, sandbox.Options{
 		Plan: plan, Log: log, Preserve: preserve, ProcSys: "/proc/sys",
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Notice: func(s string) { fmt.Fprintf(c.App.ErrWriter, "burrow: notice: %s\n", s) },
-		Probed: probed,
+		Notice:  func(s string) { fmt.Fprintf(c.App.ErrWriter, "burrow: notice: %s\n", s) },
+		Probed:  probed,
+		Network: nw.options,
 	})
 	if err != nil {
 		return ucli.Exit(oneLine(err.Error()), code)
@@ -187,8 +213,8 @@ func finishState(sb *sandbox.Sandbox, h hostInfo, log *slog.Logger) {
 }
 
 // effective merges the profiles and the flags of a run-like command.
-func effective(c *ucli.Context, host hostInfo, mounts []mountArg, envs []string) (*loaded, error) {
-	flags, err := flagLayer(c, mounts, envs, host.Cwd)
+func effective(c *ucli.Context, host hostInfo, lists *runLists) (*loaded, error) {
+	flags, err := flagLayer(c, lists, host.Cwd)
 	if err != nil {
 		return nil, err
 	}

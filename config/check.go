@@ -15,6 +15,9 @@ var (
 	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
 	userSpec   = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
+	// Checked fully when the sandbox starts; this catches typos early.
+	publishSpec = regexp.MustCompile(`^((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?[0-9]{1,5}:[0-9]{1,5}(/(tcp|udp))?$`)
+	ipAddr      = regexp.MustCompile(`^[0-9a-fA-F:.]+$`)
 )
 
 // oneOf checks an enumerated value.
@@ -69,6 +72,17 @@ func (f *File) check(ctx Context, bad reporter) {
 	oneOf(bad, "sandbox.tty", s.TTY, "auto", "always", "never")
 	oneOf(bad, "project.mode", p.Project.Mode, "rw", "ro", "cow")
 	oneOf(bad, "sandbox.root", s.Root, "ro", "cow")
+	oneOf(bad, "network.mode", p.Network.Mode, "none", "pasta", "slirp4netns", "host", "auto")
+	for i, pub := range p.Network.Publish {
+		if !publishSpec.MatchString(pub) {
+			bad(fmt.Sprintf("network.publish.%d", i), true, "network.publish: %q: want [HOSTIP:]HOSTPORT:PORT[/tcp|/udp], e.g. \"8080:80\"", pub)
+		}
+	}
+	for i, d := range p.Network.DNS {
+		if !ipAddr.MatchString(d) {
+			bad(fmt.Sprintf("network.dns.%d", i), true, "network.dns: %q: want an IP address", d)
+		}
+	}
 	oneOf(bad, "sandbox.cow_driver", s.CowDriver, "auto", "native", "fuse")
 	if s.User != nil && !userSpec.MatchString(*s.User) {
 		bad("sandbox.user", true, "sandbox.user = %q: want numeric \"UID[:GID]\", e.g. \"1000:1000\"", *s.User)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -42,6 +43,9 @@ type Value[T any] struct {
 type Effective struct {
 	Hostname, Workdir, Rootfs, User, Map, TTY Value[string]
 	Root, CowDriver, Image                    Value[string]
+	NetMode                                   Value[string]
+	AllowHostLoopback                         Value[bool]
+	Publish, DNS                              []Value[string]
 	ProjectMode                               Value[string]
 	EnvAll                                    Value[bool]
 	EnvPass                                   []Value[string]
@@ -80,6 +84,8 @@ func (e *Effective) Clone() *Effective {
 	c.EnvPass = slices.Clone(e.EnvPass)
 	c.EnvSet = slices.Clone(e.EnvSet)
 	c.Mounts = slices.Clone(e.Mounts)
+	c.Publish = slices.Clone(e.Publish)
+	c.DNS = slices.Clone(e.DNS)
 	return &c
 }
 
@@ -111,6 +117,16 @@ func (e *Effective) Apply(l Layer) {
 	scalar(&e.Image, s.Image, "sandbox.image")
 	scalar(&e.CowDriver, s.CowDriver, "sandbox.cow_driver")
 	scalar(&e.ProjectMode, p.Project.Mode, "project.mode")
+	scalar(&e.NetMode, p.Network.Mode, "network.mode")
+	if v := p.Network.AllowHostLoopback; v != nil {
+		e.AllowHostLoopback = Value[bool]{*v, l.Origin("network.allow_host_loopback")}
+	}
+	for i, v := range p.Network.Publish {
+		e.Publish = append(e.Publish, Value[string]{v, l.Origin(fmt.Sprintf("network.publish.%d", i))})
+	}
+	for i, v := range p.Network.DNS {
+		e.DNS = append(e.DNS, Value[string]{v, l.Origin(fmt.Sprintf("network.dns.%d", i))})
+	}
 	if p.Env.All != nil {
 		e.EnvAll = Value[bool]{*p.Env.All, l.Origin("env.all")}
 	}
@@ -210,6 +226,21 @@ func Asks(base *Effective, layers []Layer, project, home string) []Ask {
 		}
 		if a := p.Env.All; a != nil && *a && !base.EnvAll.V {
 			asks = append(asks, Ask{"your whole environment (env.all = true)", l.Origin("env.all")})
+		}
+		if m := p.Network.Mode; m != nil && *m != "none" && *m != base.NetMode.V {
+			what := "network access (network.mode = " + strconv.Quote(*m) + ")"
+			if *m == "host" {
+				what = "the host's network (network.mode = \"host\": its services and abstract unix sockets)"
+			}
+			asks = append(asks, Ask{what, l.Origin("network.mode")})
+		}
+		for i, pub := range p.Network.Publish {
+			if !slices.ContainsFunc(base.Publish, func(b Value[string]) bool { return b.V == pub }) {
+				asks = append(asks, Ask{"a published port " + pub, l.Origin(fmt.Sprintf("network.publish.%d", i))})
+			}
+		}
+		if a := p.Network.AllowHostLoopback; a != nil && *a && !base.AllowHostLoopback.V {
+			asks = append(asks, Ask{"the host's loopback services (network.allow_host_loopback)", l.Origin("network.allow_host_loopback")})
 		}
 		if m := p.Project.Mode; m != nil && *m == "rw" && base.ProjectMode.V == "ro" {
 			asks = append(asks, Ask{"a writable project (your config makes it read-only)", l.Origin("project.mode")})

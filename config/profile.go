@@ -8,6 +8,7 @@ type Profile struct {
 	Sandbox Sandbox `toml:"sandbox" desc:"The sandbox itself."`
 	Project Project `toml:"project" desc:"The project directory: the one holding burrow.toml, else the current directory."`
 	Env     Env     `toml:"env" desc:"The command's environment."`
+	Network Network `toml:"network" desc:"User-mode networking and published ports."`
 	Mount   []Mount `toml:"mount" desc:"Extra mounts, applied in order after burrow's own (array of tables: [[mount]])."`
 	Drop    Drop    `toml:"drop" desc:"Drop list entries inherited from the layers below (built-ins, your config, extended profiles)."`
 }
@@ -35,6 +36,14 @@ type Env struct {
 	Pass []string          `toml:"pass" desc:"Names of your variables to pass in; a trailing * matches a prefix (LC_*) (--env NAME). The built-in default passes PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR; each profile adds to the list." pattern:"^[A-Za-z_][A-Za-z0-9_]*\\*?$"`
 	Set  map[string]string `toml:"set" desc:"Variables to set: NAME = \"value\" (--env NAME=value)."`
 	All  *bool             `toml:"all" desc:"Pass your whole environment; unsafe: tokens and keys go in too (--env-all)." default:"false"`
+}
+
+// Network is the [network] table.
+type Network struct {
+	Mode              *string  `toml:"mode" desc:"none (loopback only), pasta or slirp4netns (user-mode networking), host (the host's network: weaker), or auto (the best user-mode driver installed) (--net)." enum:"none,pasta,slirp4netns,host,auto" default:"none"`
+	Publish           []string `toml:"publish" desc:"Published ports, [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]; HOSTIP defaults to 127.0.0.1 (--publish)."`
+	DNS               []string `toml:"dns" desc:"Nameservers for the sandbox's resolv.conf instead of the driver's forwarder, 10.0.2.3 (--dns)."`
+	AllowHostLoopback *bool    `toml:"allow_host_loopback" desc:"Let the sandbox reach the host's loopback services at 10.0.2.2 (--allow-host-loopback)." default:"false"`
 }
 
 // Mount is one [[mount]] entry.

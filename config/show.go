@@ -26,6 +26,21 @@ func (e *Effective) WriteTOML(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\n[project]")
 	line("mode", q(e.ProjectMode.V), e.ProjectMode.From)
+	fmt.Fprintln(w, "\n[network]")
+	line("mode", q(e.NetMode.V), e.NetMode.From)
+	line("allow_host_loopback", strconv.FormatBool(e.AllowHostLoopback.V), e.AllowHostLoopback.From)
+	for _, l := range []struct {
+		key string
+		vs  []Value[string]
+	}{{"publish", e.Publish}, {"dns", e.DNS}} {
+		if len(l.vs) > 0 {
+			fmt.Fprintf(w, "%s = [\n", l.key)
+			for _, v := range l.vs {
+				fmt.Fprintf(w, "  %-26s # %s\n", q(v.V)+",", v.From)
+			}
+			fmt.Fprintln(w, "]")
+		}
+	}
 	fmt.Fprintln(w, "\n[env]")
 	line("all", strconv.FormatBool(e.EnvAll.V), e.EnvAll.From)
 	fmt.Fprintln(w, "pass = [")
@@ -78,6 +93,12 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 			Pass []jsonValue          `json:"pass"`
 			Set  map[string]jsonValue `json:"set"`
 		} `json:"env"`
+		Network struct {
+			Mode              *jsonValue  `json:"mode"`
+			AllowHostLoopback jsonValue   `json:"allow_host_loopback"`
+			Publish           []jsonValue `json:"publish"`
+			DNS               []jsonValue `json:"dns"`
+		} `json:"network"`
 		Mounts []mount `json:"mounts"`
 	}{
 		Sandbox: map[string]*jsonValue{},
@@ -88,6 +109,15 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 		if j := jv(v); j != nil {
 			out.Sandbox[k] = j
 		}
+	}
+	out.Network.Mode = jv(e.NetMode)
+	out.Network.AllowHostLoopback = jsonValue{e.AllowHostLoopback.V, e.AllowHostLoopback.From}
+	out.Network.Publish, out.Network.DNS = []jsonValue{}, []jsonValue{}
+	for _, p := range e.Publish {
+		out.Network.Publish = append(out.Network.Publish, jsonValue{p.V, p.From})
+	}
+	for _, d := range e.DNS {
+		out.Network.DNS = append(out.Network.DNS, jsonValue{d.V, d.From})
 	}
 	out.Env.All = jsonValue{e.EnvAll.V, e.EnvAll.From}
 	out.Env.Pass = []jsonValue{}

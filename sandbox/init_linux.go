@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/burrow-sandbox/burrow/fuseoverlay"
+	"github.com/burrow-sandbox/burrow/slirp"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,8 +64,10 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return 0, setupErr("set hostname %q: %v", spec.Hostname, err)
 	}
-	if err := loopbackUp(); err != nil {
-		return 0, setupErr("bring up loopback: %v", err)
+	if !spec.HostNet {
+		if err := loopbackUp(); err != nil {
+			return 0, setupErr("bring up loopback: %v", err)
+		}
 	}
 	if len(spec.Remove) > 0 {
 		return removeAll(spec.Remove)
@@ -72,6 +75,16 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	if spec.Import != nil {
 		return 0, runImport(spec.Import)
 	}
+	// The network needs the host's ip(8) and the host path of the port
+	// driver's socket: both before pivot_root.
+	if err := slirp.ConfigureChild(spec.Net); err != nil {
+		return 0, setupErr("network: %v", err)
+	}
+	stopPorts, err := slirp.StartPortChild(spec.Net)
+	if err != nil {
+		return 0, setupErr("network: %v", err)
+	}
+	defer stopPorts()
 	c := &cow{
 		driver: fuseoverlay.Driver(spec.CowDriver), probe: spec.NativeProbe, dir: spec.ProbeDir, log: log,
 		notice: func(s string) { _ = send(fdSock, message{Type: msgNotice, Text: s}) },
@@ -82,6 +95,12 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	}
 	if err := enterDir(spec.Dir); err != nil {
 		return 0, setupErr("working directory %s: %v", spec.Dir, err)
+	}
+	if spec.Net != nil && len(spec.Net.PortOpaque) > 0 {
+		// The command starts once the host listens on its ports.
+		if _, err := expect(fdSock, msgNetReady); err != nil {
+			return 0, setupErr("network: the host side did not publish the ports: %v", err)
+		}
 	}
 	path, ierr := lookPath(spec.Args[0], spec.Env)
 	if ierr != nil {

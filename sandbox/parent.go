@@ -14,7 +14,9 @@ import (
 	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/burrow-sandbox/burrow/slirp"
 	"github.com/burrow-sandbox/burrow/userns"
 	"golang.org/x/sys/unix"
 )
@@ -34,6 +36,8 @@ type Options struct {
 	Notice, Probed func(string)
 	// Progress receives an import's "BYTES/TOTAL".
 	Progress func(string)
+	// Network starts user-mode networking for the sandbox (nil: none).
+	Network *slirp.Options
 }
 
 // Cloneflags are the namespaces of a sandbox. With CLONE_NEWUSER in the
@@ -41,6 +45,13 @@ type Options struct {
 // owner of the others.
 const Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
 	unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+
+func cloneflags(spec *Spec) uintptr {
+	if spec.HostNet {
+		return Cloneflags &^ unix.CLONE_NEWNET
+	}
+	return Cloneflags
+}
 
 // Run runs spec and returns the exit status burrow should end with. A
 // non-nil error explains a status that is not the command's own.
@@ -65,7 +76,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		Stdout: o.Stdout,
 		Stderr: o.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: Cloneflags,
+			Cloneflags: cloneflags(spec),
 			// A SIGKILL of burrow takes pid 1, and with it the
 			// whole pid namespace, down (init sets it again).
 			Pdeathsig: unix.SIGKILL,
@@ -140,6 +151,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	}
 	werr := <-waitc
 	s.finishRelay()
+	// The network driver ends with the sandbox (slirp4netns also by its
+	// parent-death signal, pasta when the namespace goes).
+	_ = s.net.Close()
 	if setupErr != nil {
 		return exitOf(setupErr), setupErr
 	}
@@ -170,6 +184,7 @@ type session struct {
 	pid     int
 	started atomic.Bool
 	tty     atomic.Pointer[ttyRelay]
+	net     *slirp.Parent
 }
 
 // converse maps the child's IDs and drives the protocol until init closes
@@ -186,8 +201,24 @@ func (s *session) converse() error {
 	if _, err := expect(s.sock, msgReady); err != nil {
 		return fmt.Errorf("sandbox init did not start: %w", err)
 	}
+	if o := s.opts.Network; o != nil {
+		p, n, err := slirp.Start(s.pid, *o)
+		s.net = p
+		if err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+		s.spec.Net = n
+	}
 	if err := send(s.sock, message{Type: msgSpec, Spec: s.spec}); err != nil {
 		return fmt.Errorf("protocol: %w", err)
+	}
+	if s.net != nil && s.spec.Net != nil && len(s.spec.Net.PortOpaque) > 0 {
+		if err := s.net.Publish(10 * time.Second); err != nil {
+			return err
+		}
+		if err := send(s.sock, message{Type: msgNetReady}); err != nil {
+			return fmt.Errorf("protocol: %w", err)
+		}
 	}
 	for {
 		m, fds, err := recv(s.sock)

@@ -13,6 +13,7 @@ import (
 //
 //	parent → child   mapped   uid_map and gid_map are written
 //	parent → init    spec     Spec
+//	parent → init    netready published ports listen on the host
 //	init   → parent  ready    init set its parent-death signal
 //	init   → parent  pty      the pty master rides along (SCM_RIGHTS)
 //	init   → parent  started  the command runs
@@ -22,6 +23,7 @@ import (
 //	init   → parent  progress an import's progress: "BYTES/TOTAL" (Text)
 const (
 	msgNotice   = "notice"
+	msgNetReady = "netready"
 	msgProgress = "progress"
 	msgProbe    = "probe"
 	msgMapped   = "mapped"

@@ -1,5 +1,7 @@
 package sandbox
 
+import "github.com/burrow-sandbox/burrow/slirp"
+
 // Spec is everything init needs, resolved on the host side: init never
 // parses flags or reads the caller's environment.
 type Spec struct {
@@ -36,6 +38,10 @@ type Spec struct {
 	// namespace, and exit: how burrow removes state that holds files of
 	// subordinate IDs, which the caller cannot delete on the host.
 	Remove []string `json:"remove,omitempty"`
+	// Net finishes user-mode networking inside (nil: loopback only, or
+	// the host's network); HostNet shares the host's network namespace.
+	Net     *slirp.Net `json:"net,omitempty"`
+	HostNet bool       `json:"host_net,omitempty"`
 	// Import makes init unpack a root file system into the image store
 	// as root of the user namespace, and exit.
 	Import *Import `json:"import,omitempty"`

@@ -93,7 +93,10 @@ type Layout struct {
 	// ProjectCow overlays the project. Layer gives an overlay's upper and
 	// work directories for a key ("usr", "root", "project").
 	RootCow, ProjectCow bool
-	Layer               func(key, lower, target string) (upper, work, stage string, err error)
+	// Etc are files bound read-only over /etc/NAME (resolv.conf, hosts,
+	// hostname); a name the root lacks is skipped.
+	Etc   map[string]string
+	Layer func(key, lower, target string) (upper, work, stage string, err error)
 }
 
 // Table turns a Layout into the ordered mount table. Order matters: a
@@ -183,6 +186,11 @@ func Table(l Layout) ([]Op, error) {
 		ops = append(ops, op)
 	case l.Project != "":
 		ops = append(ops, Op{Kind: Bind, Source: l.Project, Target: l.Project, ReadOnly: l.ProjectRO})
+	}
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		if src, ok := l.Etc[name]; ok {
+			ops = append(ops, Op{Kind: Bind, Source: src, Target: "/etc/" + name, ReadOnly: true, Optional: l.Rootfs == "" && !l.RootCow})
+		}
 	}
 	for _, m := range l.Mounts {
 		if !path.IsAbs(m.Target) {
