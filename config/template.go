@@ -26,6 +26,12 @@ func Template(schemaPath string) string {
 [project]
 # mode = "rw"                 # rw, ro, or cow: changes kept until burrow apply
 
+[network]
+# mode = "none"               # none, pasta, slirp4netns, host, or auto
+# publish = ["8080:80"]       # [HOSTIP:]HOSTPORT:PORT[/tcp|/udp], on 127.0.0.1 unless HOSTIP
+# dns = ["10.0.2.3"]
+# allow_host_loopback = false # reach the host's 127.0.0.1 at 10.0.2.2
+
 [env]
 # pass = ["GOFLAGS"]          # your variables to pass in (added to the defaults)
 # all = false                 # pass everything (unsafe)
