@@ -13,7 +13,10 @@ if [ "$(id -u)" = 0 ]; then
 	./scripts/provision.sh
 	work=$(mktemp -d /tmp/burrow-bench.XXXXXX)
 	trap 'rm -rf "$work"' EXIT
-	cp burrow bench/bench.sh bench/cow.sh "$work/"
+	cp burrow bench/bench.sh bench/cow.sh bench/net.sh "$work/"
+	# rootlesskit, the reference for the network drivers by hand, built
+	# from the module cache at the version burrow uses.
+	GOBIN="$work" go install github.com/rootless-containers/rootlesskit/v2/cmd/rootlesskit@v2.3.6 || true
 	chown -R "$TEST_USER:" "$work"
 	su "$TEST_USER" -s /bin/bash -c "cd '$work' && BURROW='$work/burrow' RUNS=$RUNS ./bench.sh" | tee "${BENCH_OUT:-/dev/null}"
 	exit "${PIPESTATUS[0]}"
@@ -68,3 +71,10 @@ rm -f "$csv"
 
 echo
 BURROW=$BURROW RUNS=$((RUNS / 3 + 1)) "$here/cow.sh"
+
+echo
+if [ -x "$here/rootlesskit" ]; then
+	BURROW=$BURROW ROOTLESSKIT=$here/rootlesskit RUNS=$((RUNS / 10 + 5)) "$here/net.sh"
+else
+	echo "network benchmark skipped: rootlesskit could not be built" >&2
+fi

@@ -190,6 +190,14 @@ type session struct {
 // converse maps the child's IDs and drives the protocol until init closes
 // the socket (it exits) or reports a failure.
 func (s *session) converse() error {
+	// pasta enters the namespaces itself and needs no ID map: start it
+	// now, so that its start-up (tens of ms) overlaps the child's.
+	// slirp4netns runs ip(8) in the namespace, which needs the map.
+	if o := s.opts.Network; o != nil && o.Mode == slirp.Pasta {
+		if err := s.startNet(); err != nil {
+			return err
+		}
+	}
 	if s.opts.Plan.Mode != userns.Single {
 		if err := s.opts.Plan.Apply(s.pid); err != nil {
 			return fmt.Errorf("map IDs: %w", err)
@@ -201,13 +209,10 @@ func (s *session) converse() error {
 	if _, err := expect(s.sock, msgReady); err != nil {
 		return fmt.Errorf("sandbox init did not start: %w", err)
 	}
-	if o := s.opts.Network; o != nil {
-		p, n, err := slirp.Start(s.pid, *o)
-		s.net = p
-		if err != nil {
-			return fmt.Errorf("network: %w", err)
+	if s.opts.Network != nil && s.net == nil {
+		if err := s.startNet(); err != nil {
+			return err
 		}
-		s.spec.Net = n
 	}
 	if err := send(s.sock, message{Type: msgSpec, Spec: s.spec}); err != nil {
 		return fmt.Errorf("protocol: %w", err)
@@ -255,6 +260,16 @@ func (s *session) converse() error {
 			return m.Error
 		}
 	}
+}
+
+func (s *session) startNet() error {
+	p, n, err := slirp.Start(s.pid, *s.opts.Network)
+	s.net = p
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	s.spec.Net = n
+	return nil
 }
 
 func (s *session) finishRelay() {
