@@ -48,8 +48,8 @@ for drv in pasta slirp4netns; do
 		kill $! 2>/dev/null || true
 		wait $! 2>/dev/null || true
 	fi
-	printf "  %-12s %10s %10s %7.2fx %10s %10s %7.2fx\n" $drv "$eb" "$eh" "$(awk -v a="$eb" -v b="$eh" 'BEGIN{print (b>0)?a/b:0}')" \
-		"$ib" "$ih" "$(awk -v a="$ib" -v b="$ih" 'BEGIN{print (b>0)?a/b:0}')"
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 > 0) printf "%.2fx", a/b; else printf "n/a" }'; }
+	printf "  %-12s %10s %10s %8s %10s %10s %8s\n" $drv "$eb" "$eh" "$(ratio "$eb" "$eh")" "$ib" "$ih" "$(ratio "$ib" "$ih")"
 done
 echo "  target: throughput >= 0.9x the driver by hand"
 
