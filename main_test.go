@@ -128,6 +128,13 @@ func runScripts(t *testing.T, dir string, vars map[string]string) {
 			}
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "cgroup2" {
+				var st syscall.Statfs_t
+				return syscall.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == 0x63677270, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"start":      cmdStart,
 			"signal":     cmdSignal,

@@ -141,6 +141,22 @@ func flagLayer(c *ucli.Context, lists *runLists, cwd string) (config.Layer, erro
 	str("image", "sandbox.image", &p.Sandbox.Image)
 	str("cow-driver", "sandbox.cow_driver", &p.Sandbox.CowDriver)
 	str("net", "network.mode", &p.Network.Mode)
+	str("memory", "limits.memory", &p.Limits.Memory)
+	str("memory-high", "limits.memory_high", &p.Limits.MemoryHigh)
+	str("cgroups", "limits.cgroups", &p.Limits.Cgroups)
+	if c.IsSet("cpus") {
+		v := c.Float64("cpus")
+		p.Limits.CPUs, origin["limits.cpus"] = &v, "--cpus"
+	}
+	for _, n := range []struct {
+		flag, key string
+		dst       **int64
+	}{{"pids", "limits.pids", &p.Limits.Pids}, {"cpu-weight", "limits.cpu_weight", &p.Limits.CPUWeight}, {"io-weight", "limits.io_weight", &p.Limits.IOWeight}} {
+		if c.IsSet(n.flag) {
+			v := c.Int64(n.flag)
+			*n.dst, origin[n.key] = &v, "--"+n.flag
+		}
+	}
 	if c.Bool("allow-host-loopback") {
 		v := true
 		p.Network.AllowHostLoopback, origin["network.allow_host_loopback"] = &v, "--allow-host-loopback"

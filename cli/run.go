@@ -67,6 +67,13 @@ func runFlags(l *runLists) []ucli.Flag {
 		&ucli.GenericFlag{Name: "p", Value: &listFlag{&l.publish}, Hidden: true},
 		&ucli.GenericFlag{Name: "dns", Value: &listFlag{&l.dns}, Usage: "nameserver `IP` for the sandbox's resolv.conf (repeatable)"},
 		&ucli.BoolFlag{Name: "allow-host-loopback", Usage: "let the sandbox reach the host's loopback services at 10.0.2.2"},
+		&ucli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "hard memory limit `SIZE` (512M, 2G); the kernel kills above it"},
+		&ucli.StringFlag{Name: "memory-high", Usage: "memory `SIZE` above which the sandbox is throttled"},
+		&ucli.Float64Flag{Name: "cpus", Usage: "CPU time `N.N` (1.0 is one CPU)"},
+		&ucli.Int64Flag{Name: "pids", Usage: "at most `N` tasks at once"},
+		&ucli.Int64Flag{Name: "cpu-weight", Usage: "CPU share `1-10000` (100 by default)"},
+		&ucli.Int64Flag{Name: "io-weight", Usage: "I/O share `1-10000` (100 by default)"},
+		&ucli.StringFlag{Name: "cgroups", Usage: "cgroup manager: `auto`, systemd (a user scope), or none"},
 		&ucli.StringFlag{Name: "name", Usage: "keep the sandbox's file system changes under `NAME`: the next run with it continues from them"},
 		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
 		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},
@@ -176,7 +183,18 @@ func runAction(c *ucli.Context, args []string, lists *runLists) error {
 			return ucli.Exit("sandbox state: "+err.Error(), sandbox.CodeSetup)
 		}
 	}
-	for _, n := range notes {
+	scopeName := name
+	if sb != nil {
+		scopeName = sb.State.Name
+	}
+	if scopeName == "" {
+		scopeName = fmt.Sprintf("run-%d", os.Getpid())
+	}
+	cg, cgNotes, err := cgroupPlan(l.eff, host, scopeName, spec.Args)
+	if err != nil {
+		return ucli.Exit(err.Error(), sandbox.CodeSetup)
+	}
+	for _, n := range append(notes, cgNotes...) {
 		log.Debug(n, "stage", "parent")
 	}
 	var preserve []*os.File
@@ -189,6 +207,7 @@ func runAction(c *ucli.Context, args []string, lists *runLists) error {
 		Notice:  func(s string) { fmt.Fprintf(c.App.ErrWriter, "burrow: notice: %s\n", s) },
 		Probed:  probed,
 		Network: nw.options,
+		Cgroup:  cg,
 	})
 	if err != nil {
 		return ucli.Exit(oneLine(err.Error()), code)

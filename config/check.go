@@ -18,6 +18,7 @@ var (
 	// Checked fully when the sandbox starts; this catches typos early.
 	publishSpec = regexp.MustCompile(`^((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?[0-9]{1,5}:[0-9]{1,5}(/(tcp|udp))?$`)
 	ipAddr      = regexp.MustCompile(`^[0-9a-fA-F:.]+$`)
+	sizeSpec    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([kKmMgGtT](i?[bB])?)?$`)
 )
 
 // oneOf checks an enumerated value.
@@ -73,6 +74,29 @@ func (f *File) check(ctx Context, bad reporter) {
 	oneOf(bad, "project.mode", p.Project.Mode, "rw", "ro", "cow")
 	oneOf(bad, "sandbox.root", s.Root, "ro", "cow")
 	oneOf(bad, "network.mode", p.Network.Mode, "none", "pasta", "slirp4netns", "host", "auto")
+	oneOf(bad, "limits.cgroups", p.Limits.Cgroups, "auto", "systemd", "none")
+	for _, k := range []struct {
+		key string
+		v   *string
+	}{{"limits.memory", p.Limits.Memory}, {"limits.memory_high", p.Limits.MemoryHigh}} {
+		if k.v != nil && !sizeSpec.MatchString(*k.v) {
+			bad(k.key, true, "%s = %q: want a size such as \"512M\" or \"2G\"", k.key, *k.v)
+		}
+	}
+	if c := p.Limits.CPUs; c != nil && *c < 0.01 {
+		bad("limits.cpus", true, "limits.cpus = %v: want 0.01 or more (1.0 is one CPU)", *c)
+	}
+	if n := p.Limits.Pids; n != nil && *n < 1 {
+		bad("limits.pids", true, "limits.pids = %d: want 1 or more", *n)
+	}
+	for _, k := range []struct {
+		key string
+		v   *int64
+	}{{"limits.cpu_weight", p.Limits.CPUWeight}, {"limits.io_weight", p.Limits.IOWeight}} {
+		if k.v != nil && (*k.v < 1 || *k.v > 10000) {
+			bad(k.key, true, "%s = %d: want 1 to 10000", k.key, *k.v)
+		}
+	}
 	for i, pub := range p.Network.Publish {
 		if !publishSpec.MatchString(pub) {
 			bad(fmt.Sprintf("network.publish.%d", i), true, "network.publish: %q: want [HOSTIP:]HOSTPORT:PORT[/tcp|/udp], e.g. \"8080:80\"", pub)

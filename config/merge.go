@@ -44,6 +44,9 @@ type Effective struct {
 	Hostname, Workdir, Rootfs, User, Map, TTY Value[string]
 	Root, CowDriver, Image                    Value[string]
 	NetMode                                   Value[string]
+	Memory, MemoryHigh, Cgroups               Value[string]
+	CPUs                                      Value[float64]
+	Pids, CPUWeight, IOWeight                 Value[int64]
 	AllowHostLoopback                         Value[bool]
 	Publish, DNS                              []Value[string]
 	ProjectMode                               Value[string]
@@ -118,6 +121,22 @@ func (e *Effective) Apply(l Layer) {
 	scalar(&e.CowDriver, s.CowDriver, "sandbox.cow_driver")
 	scalar(&e.ProjectMode, p.Project.Mode, "project.mode")
 	scalar(&e.NetMode, p.Network.Mode, "network.mode")
+	lim := p.Limits
+	scalar(&e.Memory, lim.Memory, "limits.memory")
+	scalar(&e.MemoryHigh, lim.MemoryHigh, "limits.memory_high")
+	scalar(&e.Cgroups, lim.Cgroups, "limits.cgroups")
+	if lim.CPUs != nil {
+		e.CPUs = Value[float64]{*lim.CPUs, l.Origin("limits.cpus")}
+	}
+	for _, n := range []struct {
+		dst *Value[int64]
+		v   *int64
+		key string
+	}{{&e.Pids, lim.Pids, "limits.pids"}, {&e.CPUWeight, lim.CPUWeight, "limits.cpu_weight"}, {&e.IOWeight, lim.IOWeight, "limits.io_weight"}} {
+		if n.v != nil {
+			*n.dst = Value[int64]{*n.v, l.Origin(n.key)}
+		}
+	}
 	if v := p.Network.AllowHostLoopback; v != nil {
 		e.AllowHostLoopback = Value[bool]{*v, l.Origin("network.allow_host_loopback")}
 	}

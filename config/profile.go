@@ -9,6 +9,7 @@ type Profile struct {
 	Project Project `toml:"project" desc:"The project directory: the one holding burrow.toml, else the current directory."`
 	Env     Env     `toml:"env" desc:"The command's environment."`
 	Network Network `toml:"network" desc:"User-mode networking and published ports."`
+	Limits  Limits  `toml:"limits" desc:"Resource limits, enforced through a systemd user scope."`
 	Mount   []Mount `toml:"mount" desc:"Extra mounts, applied in order after burrow's own (array of tables: [[mount]])."`
 	Drop    Drop    `toml:"drop" desc:"Drop list entries inherited from the layers below (built-ins, your config, extended profiles)."`
 }
@@ -36,6 +37,17 @@ type Env struct {
 	Pass []string          `toml:"pass" desc:"Names of your variables to pass in; a trailing * matches a prefix (LC_*) (--env NAME). The built-in default passes PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR; each profile adds to the list." pattern:"^[A-Za-z_][A-Za-z0-9_]*\\*?$"`
 	Set  map[string]string `toml:"set" desc:"Variables to set: NAME = \"value\" (--env NAME=value)."`
 	All  *bool             `toml:"all" desc:"Pass your whole environment; unsafe: tokens and keys go in too (--env-all)." default:"false"`
+}
+
+// Limits is the [limits] table.
+type Limits struct {
+	Memory     *string  `toml:"memory" desc:"Hard memory limit, e.g. \"512M\", \"2G\" (--memory)."`
+	MemoryHigh *string  `toml:"memory_high" desc:"Memory above which the sandbox is throttled (--memory-high)."`
+	CPUs       *float64 `toml:"cpus" desc:"CPU time, 1.0 is one CPU (--cpus)."`
+	Pids       *int64   `toml:"pids" desc:"Most tasks (processes and threads) at once (--pids)."`
+	CPUWeight  *int64   `toml:"cpu_weight" desc:"CPU share, 1 to 10000, 100 by default (--cpu-weight)."`
+	IOWeight   *int64   `toml:"io_weight" desc:"I/O share, 1 to 10000, 100 by default (--io-weight)."`
+	Cgroups    *string  `toml:"cgroups" desc:"auto (a systemd scope when a user manager is there), systemd, or none (refused with limits) (--cgroups)." enum:"auto,systemd,none" default:"auto"`
 }
 
 // Network is the [network] table.

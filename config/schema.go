@@ -31,6 +31,10 @@ func schemaOf(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string"}
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
+	case reflect.Int64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float64:
+		return map[string]any{"type": "number"}
 	case reflect.Slice:
 		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
 	case reflect.Map:
@@ -94,7 +98,7 @@ func Reference() string {
 				walk(key+"[].", ft.Elem())
 				continue
 			}
-			typ := map[reflect.Kind]string{reflect.String: "string", reflect.Bool: "boolean", reflect.Slice: "array of strings", reflect.Map: "table of strings"}[ft.Kind()]
+			typ := map[reflect.Kind]string{reflect.String: "string", reflect.Bool: "boolean", reflect.Int64: "integer", reflect.Float64: "number", reflect.Slice: "array of strings", reflect.Map: "table of strings"}[ft.Kind()]
 			if e := f.Tag.Get("enum"); e != "" {
 				typ = "`" + strings.ReplaceAll(e, ",", "` \\| `") + "`"
 			}

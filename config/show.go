@@ -41,6 +41,27 @@ func (e *Effective) WriteTOML(w io.Writer) {
 			fmt.Fprintln(w, "]")
 		}
 	}
+	fmt.Fprintln(w, "\n[limits]")
+	line("cgroups", q(e.Cgroups.V), e.Cgroups.From)
+	for _, s := range []struct {
+		key string
+		v   Value[string]
+	}{{"memory", e.Memory}, {"memory_high", e.MemoryHigh}} {
+		if s.v.From.Kind != "" {
+			line(s.key, q(s.v.V), s.v.From)
+		}
+	}
+	if e.CPUs.From.Kind != "" {
+		line("cpus", strconv.FormatFloat(e.CPUs.V, 'f', -1, 64), e.CPUs.From)
+	}
+	for _, n := range []struct {
+		key string
+		v   Value[int64]
+	}{{"pids", e.Pids}, {"cpu_weight", e.CPUWeight}, {"io_weight", e.IOWeight}} {
+		if n.v.From.Kind != "" {
+			line(n.key, strconv.FormatInt(n.v.V, 10), n.v.From)
+		}
+	}
 	fmt.Fprintln(w, "\n[env]")
 	line("all", strconv.FormatBool(e.EnvAll.V), e.EnvAll.From)
 	fmt.Fprintln(w, "pass = [")

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/burrow-sandbox/burrow/cgroup"
 	"github.com/burrow-sandbox/burrow/slirp"
 	"github.com/burrow-sandbox/burrow/userns"
 	"golang.org/x/sys/unix"
@@ -38,6 +40,9 @@ type Options struct {
 	Progress func(string)
 	// Network starts user-mode networking for the sandbox (nil: none).
 	Network *slirp.Options
+	// Cgroup puts the sandbox in a systemd scope with limits (nil: no
+	// cgroup of its own).
+	Cgroup *CgroupPlan
 }
 
 // Cloneflags are the namespaces of a sandbox. With CLONE_NEWUSER in the
@@ -51,6 +56,14 @@ func cloneflags(spec *Spec) uintptr {
 		return Cloneflags &^ unix.CLONE_NEWNET
 	}
 	return Cloneflags
+}
+
+// CgroupPlan is a sandbox's scope: the manager decision, the limits, the
+// unit name and its description.
+type CgroupPlan struct {
+	Decision    cgroup.Decision
+	Limits      cgroup.Limits
+	Unit, About string
 }
 
 // Run runs spec and returns the exit status burrow should end with. A
@@ -162,6 +175,9 @@ func Run(spec *Spec, o Options) (int, error) {
 		return CodeSetup, werr
 	}
 	code := ExitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
+	if s.scope != nil && s.scope.OOMKills() > 0 && code != 0 {
+		return 128 + int(unix.SIGKILL), errors.New(s.scope.OOMMessage())
+	}
 	if !s.started.Load() && !chore {
 		return CodeSetup, fmt.Errorf("sandbox setup failed: init exited with status %d", code)
 	}
@@ -185,11 +201,20 @@ type session struct {
 	started atomic.Bool
 	tty     atomic.Pointer[ttyRelay]
 	net     *slirp.Parent
+	scope   *cgroup.Scope
 }
 
 // converse maps the child's IDs and drives the protocol until init closes
 // the socket (it exits) or reports a failure.
 func (s *session) converse() error {
+	// The scope holds pid 1 before anything of the user runs in it.
+	if c := s.opts.Cgroup; c != nil && c.Decision.Manager == cgroup.Systemd {
+		scope, err := cgroup.StartScope(context.Background(), c.Decision, c.Unit, c.About, s.pid, c.Limits)
+		if err != nil {
+			return err
+		}
+		s.scope = scope
+	}
 	// pasta enters the namespaces itself and needs no ID map: start it
 	// now, so that its start-up (tens of ms) overlaps the child's.
 	// slirp4netns runs ip(8) in the namespace, which needs the map.

@@ -28,5 +28,5 @@ fi
 echo "test: as $(id -un) (uid $(id -u)), $(go version)"
 go vet ./...
 # Pure packages under the race detector; then everything, end to end.
-go test -race -count=1 ./userns ./cli ./sandbox ./config ./fuseoverlay ./image ./slirp
+go test -race -count=1 ./userns ./cli ./sandbox ./config ./fuseoverlay ./image ./slirp ./cgroup
 go test -count=1 ./...
