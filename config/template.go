@@ -32,6 +32,10 @@ func Template(schemaPath string) string {
 # dns = ["10.0.2.3"]
 # allow_host_loopback = false # reach the host's 127.0.0.1 at 10.0.2.2
 
+[limits]
+# memory = "2G"               # hard limit; also memory_high, cpus, pids, cpu_weight, io_weight
+# cgroups = "auto"            # auto, systemd or none
+
 [env]
 # pass = ["GOFLAGS"]          # your variables to pass in (added to the defaults)
 # all = false                 # pass everything (unsafe)
