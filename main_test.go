@@ -69,6 +69,49 @@ func TestNet(t *testing.T) {
 	}
 }
 
+// TestLimitsTier talks to a real systemd user manager, which needs a
+// cgroup v2 subtree this test may write: make test (as root) delegates
+// one to the test user. Under CI=true its absence fails the test.
+func TestLimitsTier(t *testing.T) {
+	checkPrereqs(t)
+	if err := delegatedCgroup(); err != nil {
+		msg := "the systemd tier needs a delegated cgroup: " + err.Error() + "; run 'make test' as root"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if _, err := os.Stat("/lib/systemd/systemd"); err != nil {
+		t.Fatal("systemd is not installed (Debian package systemd)")
+	}
+	runScripts(t, "testdata/limits", nil)
+}
+
+// delegatedCgroup checks that this process's cgroup v2 directory is
+// writable, in a unified or a hybrid hierarchy.
+func delegatedCgroup() error {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+				var st syscall.Statfs_t
+				if syscall.Statfs(root, &st) != nil || st.Type != 0x63677270 {
+					continue
+				}
+				procs := filepath.Join(root, p, "cgroup.procs")
+				if syscall.Access(procs, 2) == nil {
+					return nil
+				}
+				return fmt.Errorf("%s is not writable", procs)
+			}
+		}
+	}
+	return fmt.Errorf("no cgroup v2 hierarchy")
+}
+
 // TestCow runs the copy-on-write scripts once per driver ($DRIVER).
 func TestCow(t *testing.T) {
 	checkPrereqs(t)

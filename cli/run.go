@@ -194,6 +194,7 @@ func runAction(c *ucli.Context, args []string, lists *runLists) error {
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
+	spec.CgroupNS = cg != nil
 	for _, n := range append(notes, cgNotes...) {
 		log.Debug(n, "stage", "parent")
 	}

@@ -178,6 +178,11 @@ func removeAll(paths []string) (int, *InitError) {
 // the goroutine stays locked to it: prctl acts on one thread only.
 func start(path string, spec *Spec, files []uintptr) (int, error) {
 	runtime.LockOSThread()
+	if spec.CgroupNS {
+		if err := cgroupNS(); err != nil {
+			return 0, err
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return 0, fmt.Errorf("set no_new_privs: %w", err)
 	}
@@ -186,6 +191,27 @@ func start(path string, spec *Spec, files []uintptr) (int, error) {
 		sys.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: []uint32{}, NoSetGroups: !spec.SetGroups}
 	}
 	return syscall.ForkExec(path, spec.Args, &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: files, Sys: sys})
+}
+
+// cgroupNS gives the command a cgroup namespace rooted at the sandbox's
+// scope, and that tree, writable (the scope has Delegate=yes), on
+// /sys/fs/cgroup, so that tools which make sub-cgroups work. The cgroup
+// namespace of the first clone was made before burrow placed pid 1 in
+// its scope; this one, made after, is rooted there. It acts on the
+// calling (locked) thread, which then forks the command.
+func cgroupNS() error {
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("cgroup namespace: %w", err)
+	}
+	fd, err := newFS("cgroup2", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return fmt.Errorf("mount the sandbox's cgroup tree: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, "/sys/fs/cgroup", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount the sandbox's cgroup tree on /sys/fs/cgroup: %w", err)
+	}
+	return nil
 }
 
 // reap waits for the command, reaping every other process that ends on the

@@ -40,8 +40,11 @@ type Spec struct {
 	Remove []string `json:"remove,omitempty"`
 	// Net finishes user-mode networking inside (nil: loopback only, or
 	// the host's network); HostNet shares the host's network namespace.
-	Net     *slirp.Net `json:"net,omitempty"`
-	HostNet bool       `json:"host_net,omitempty"`
+	Net *slirp.Net `json:"net,omitempty"`
+	// CgroupNS: pid 1 is in its own scope; the command gets a cgroup
+	// namespace rooted there and its cgroup tree on /sys/fs/cgroup.
+	CgroupNS bool `json:"cgroupns,omitempty"`
+	HostNet  bool `json:"host_net,omitempty"`
 	// Import makes init unpack a root file system into the image store
 	// as root of the user namespace, and exit.
 	Import *Import `json:"import,omitempty"`

@@ -11,11 +11,22 @@ if [ "$(id -u)" = 0 ]; then
 	GO=$(command -v go || echo /usr/local/go/bin/go)
 	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
 	work=$(mktemp -d /tmp/burrow-test.XXXXXX)
-	trap 'rm -rf "$work"' EXIT
 	cp -a . "$work/src"
 	chown -R "$TEST_USER:" "$work"
 	chmod 0755 "$work"
-	echo "test: running the suite as $TEST_USER in $work/src"
+	# A cgroup v2 subtree of the test user's own, as systemd's Delegate=
+	# gives one: the systemd tier runs a private user manager in it.
+	cgdir=""
+	for root in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		if [ "$(stat -fc %T "$root" 2>/dev/null)" = cgroup2fs ]; then
+			cgdir="$root/burrow-test-$$"
+			mkdir -p "$cgdir" && chown -R "$TEST_USER:" "$cgdir" || cgdir=""
+			break
+		fi
+	done
+	trap 'rm -rf "$work"; if [ -n "$cgdir" ]; then echo $$ >"$(dirname "$cgdir")/cgroup.procs"; rmdir "$cgdir" 2>/dev/null; fi; true' EXIT
+	echo "test: running the suite as $TEST_USER in $work/src${cgdir:+ (cgroup $cgdir)}"
+	[ -n "$cgdir" ] && echo $$ >"$cgdir/cgroup.procs"
 	# su resets nothing but what we pass: a clean, explicit environment.
 	su "$TEST_USER" -s /bin/sh -c "cd '$work/src' && exec env -i \
 		HOME='$home' USER='$TEST_USER' LOGNAME='$TEST_USER' SHELL=/bin/sh LANG=C.UTF-8 \
