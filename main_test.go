@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 
 // required are the programs the end-to-end tests use. Under CI=true a
 // missing one fails the run instead of skipping it.
-var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff", "tar", "gzip",
+var required = []string{"newuidmap", "newgidmap", "busybox", "unshare", "ps", "fuse-overlayfs", "diff", "tar", "gzip", "systemctl",
 	"pasta", "slirp4netns", "nsenter", "ip", "dnsmasq", "dig", "curl", "bash"}
 
 func checkPrereqs(t *testing.T) {
