@@ -66,6 +66,9 @@ func TestPlanRefusals(t *testing.T) {
 	if err != nil || d.Manager != None || d.Reason == "" {
 		t.Fatalf("auto without limits: %+v %v", d, err)
 	}
+	if _, err := Plan(Systemd, Limits{}, e); err == nil || !strings.HasPrefix(err.Error(), "--cgroups=systemd: ") {
+		t.Fatalf("systemd without limits: %v", err)
+	}
 	if _, err := Plan(None, mem, e); err == nil || !strings.Contains(err.Error(), "--cgroups=none") {
 		t.Fatalf("none with limits: %v", err)
 	}

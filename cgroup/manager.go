@@ -69,9 +69,12 @@ func Plan(m Manager, l Limits, e Env) (Decision, error) {
 		return d, nil
 	}
 	why := func(err error) (Decision, error) {
-		if l.Empty() && m == Auto {
+		switch {
+		case l.Empty() && m == Auto:
 			d.Reason = err.Error()
 			return d, nil
+		case l.Empty():
+			return d, fmt.Errorf("--cgroups=%s: %w", m, err)
 		}
 		return d, fmt.Errorf("cannot enforce %s: %w", describe(l), err)
 	}
