@@ -4,7 +4,7 @@
 # ranges, and device modes as distributions ship them.
 set -eu
 TEST_USER=${BURROW_TEST_USER:-burrowtest}
-PKGS="uidmap bubblewrap busybox-static slirp4netns passt fuse-overlayfs fuse3 util-linux procps hyperfine iproute2 git dnsmasq-base dnsutils curl iperf3 bash systemd dbus dbus-user-session"
+PKGS="uidmap bubblewrap busybox-static slirp4netns passt fuse-overlayfs fuse3 util-linux procps hyperfine iproute2 git dnsmasq-base dnsutils curl iperf3 bash systemd dbus dbus-user-session qemu-system-x86 mmdebstrap e2fsprogs"
 
 missing=""
 for p in $PKGS; do
