@@ -75,8 +75,19 @@ func TestPlanRefusals(t *testing.T) {
 	if d, err := Plan(None, Limits{}, e); err != nil || d.Manager != None {
 		t.Fatalf("none: %+v %v", d, err)
 	}
-	if _, err := ParseManager("cgroupfs"); err == nil {
-		t.Fatal("cgroupfs is not implemented and must be refused")
+	if _, err := ParseManager("cgroupv1"); err == nil {
+		t.Fatal("ParseManager(cgroupv1)")
+	}
+}
+
+func TestLeafValues(t *testing.T) {
+	v := leafValues(Limits{MemoryMax: 64 << 20, MemoryHigh: 32 << 20, CPUs: 0.5, Pids: 20, CPUWeight: 50, IOWeight: 300})
+	want := map[string]string{"memory.max": "67108864", "memory.high": "33554432", "cpu.max": "50000 100000",
+		"pids.max": "20", "cpu.weight": "50", "io.weight": "default 300"}
+	for k, w := range want {
+		if v[k] != w {
+			t.Errorf("%s = %q, want %q", k, v[k], w)
+		}
 	}
 }
 

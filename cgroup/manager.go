@@ -18,21 +18,23 @@ import (
 // Manager is a --cgroups value.
 type Manager string
 
-// The managers. cgroupfs (writing limits into an already delegated
-// subtree) is not implemented yet and is refused as unknown.
+// The managers. Cgroupfs writes the limits itself into the caller's own
+// cgroup, when that is a delegated subtree (a container with a cgroup
+// namespace, a systemd-run --user -p Delegate=yes shell).
 const (
-	Auto    Manager = "auto"
-	Systemd Manager = "systemd"
-	None    Manager = "none"
+	Auto     Manager = "auto"
+	Systemd  Manager = "systemd"
+	Cgroupfs Manager = "cgroupfs"
+	None     Manager = "none"
 )
 
 // ParseManager checks a --cgroups value.
 func ParseManager(s string) (Manager, error) {
 	switch m := Manager(s); m {
-	case Auto, Systemd, None:
+	case Auto, Systemd, Cgroupfs, None:
 		return m, nil
 	}
-	return "", fmt.Errorf("--cgroups %q: want auto, systemd or none", s)
+	return "", fmt.Errorf("--cgroups %q: want auto, systemd, cgroupfs or none", s)
 }
 
 // Env is what Plan looks at; SystemEnv reads the real one.
@@ -54,6 +56,7 @@ func SystemEnv(user string) Env {
 type Decision struct {
 	Manager Manager
 	Bus     string // the user bus address (Systemd)
+	Dir     string // the delegated cgroup (Cgroupfs)
 	Root    string
 	Reason  string // why Auto chose None
 }
@@ -78,13 +81,37 @@ func Plan(m Manager, l Limits, e Env) (Decision, error) {
 		}
 		return d, fmt.Errorf("cannot enforce %s: %w", describe(l), err)
 	}
+	if m == Cgroupfs {
+		dir, err := planCgroupfs(l, e)
+		if err != nil {
+			if l.Empty() {
+				return d, fmt.Errorf("--cgroups=cgroupfs: %w", err)
+			}
+			return d, fmt.Errorf("cannot enforce %s: %w", describe(l), err)
+		}
+		d.Manager, d.Dir = Cgroupfs, dir
+		return d, nil
+	}
 	if !isCgroup2(e.Root) {
+		if m == Auto {
+			// A delegated subtree of our own (a container) still works.
+			if dir, err := planCgroupfs(l, e); err == nil {
+				d.Manager, d.Dir = Cgroupfs, dir
+				return d, nil
+			}
+		}
 		return why(fmt.Errorf("%s is not a cgroup v2 (unified) hierarchy, and rootless limits need one; boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line", e.Root))
 	}
 	bus := e.BusAddress
 	if bus == "" {
 		p := filepath.Join(e.RuntimeDir, "bus")
 		if e.RuntimeDir == "" || !exists(p) {
+			if m == Auto {
+				if dir, err := planCgroupfs(l, e); err == nil {
+					d.Manager, d.Dir = Cgroupfs, dir
+					return d, nil
+				}
+			}
 			return why(fmt.Errorf("no systemd user manager: the user bus ($XDG_RUNTIME_DIR/bus) is missing; start one with: sudo loginctl enable-linger %s (or log in for a real session)", e.User))
 		}
 		bus = "unix:path=" + p

@@ -71,11 +71,16 @@ func cgroupPlan(e *config.Effective, h hostInfo, name string, args []string) (*s
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := cgroup.Plan(mgr, l, cgroup.SystemEnv(h.Caller.Name))
+	env := cgroup.SystemEnv(h.Caller.Name)
+	cgroup.SweepLeaves(env)
+	d, err := cgroup.Plan(mgr, l, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	var notes []string
+	notes := []string{fmt.Sprintf("cgroup manager %s", d.Manager)}
+	if d.Dir != "" {
+		notes[0] = fmt.Sprintf("cgroup manager %s in %s", d.Manager, d.Dir)
+	}
 	if d.Reason != "" {
 		notes = append(notes, "no cgroup scope: "+d.Reason)
 	}

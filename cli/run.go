@@ -73,7 +73,7 @@ func runFlags(l *runLists) []ucli.Flag {
 		&ucli.Int64Flag{Name: "pids", Usage: "at most `N` tasks at once"},
 		&ucli.Int64Flag{Name: "cpu-weight", Usage: "CPU share `1-10000` (100 by default)"},
 		&ucli.Int64Flag{Name: "io-weight", Usage: "I/O share `1-10000` (100 by default)"},
-		&ucli.StringFlag{Name: "cgroups", Usage: "cgroup manager: `auto`, systemd (a user scope), or none"},
+		&ucli.StringFlag{Name: "cgroups", Usage: "cgroup manager: `auto`, systemd (a user scope), cgroupfs (your own delegated cgroup), or none"},
 		&ucli.StringFlag{Name: "name", Usage: "keep the sandbox's file system changes under `NAME`: the next run with it continues from them"},
 		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
 		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},

@@ -74,7 +74,7 @@ func (f *File) check(ctx Context, bad reporter) {
 	oneOf(bad, "project.mode", p.Project.Mode, "rw", "ro", "cow")
 	oneOf(bad, "sandbox.root", s.Root, "ro", "cow")
 	oneOf(bad, "network.mode", p.Network.Mode, "none", "pasta", "slirp4netns", "host", "auto")
-	oneOf(bad, "limits.cgroups", p.Limits.Cgroups, "auto", "systemd", "none")
+	oneOf(bad, "limits.cgroups", p.Limits.Cgroups, "auto", "systemd", "cgroupfs", "none")
 	for _, k := range []struct {
 		key string
 		v   *string

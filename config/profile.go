@@ -47,7 +47,7 @@ type Limits struct {
 	Pids       *int64   `toml:"pids" desc:"Most tasks (processes and threads) at once (--pids)."`
 	CPUWeight  *int64   `toml:"cpu_weight" desc:"CPU share, 1 to 10000, 100 by default (--cpu-weight)."`
 	IOWeight   *int64   `toml:"io_weight" desc:"I/O share, 1 to 10000, 100 by default (--io-weight)."`
-	Cgroups    *string  `toml:"cgroups" desc:"auto (a systemd scope when a user manager is there), systemd, or none (refused with limits) (--cgroups)." enum:"auto,systemd,none" default:"auto"`
+	Cgroups    *string  `toml:"cgroups" desc:"auto (a systemd scope when a user manager is there, else your own delegated cgroup), systemd, cgroupfs (your own delegated cgroup), or none (refused with limits) (--cgroups)." enum:"auto,systemd,cgroupfs,none" default:"auto"`
 }
 
 // Network is the [network] table.

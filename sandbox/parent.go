@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -175,7 +176,9 @@ func Run(spec *Spec, o Options) (int, error) {
 		return CodeSetup, werr
 	}
 	code := ExitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
-	if s.scope != nil && s.scope.OOMKills() > 0 && code != 0 {
+	oom := s.scope != nil && s.scope.OOMKills() > 0
+	s.scope.Remove()
+	if oom && code != 0 {
 		return 128 + int(unix.SIGKILL), errors.New(s.scope.OOMMessage())
 	}
 	if !s.started.Load() && !chore {
@@ -208,8 +211,15 @@ type session struct {
 // the socket (it exits) or reports a failure.
 func (s *session) converse() error {
 	// The scope holds pid 1 before anything of the user runs in it.
-	if c := s.opts.Cgroup; c != nil && c.Decision.Manager == cgroup.Systemd {
-		scope, err := cgroup.StartScope(context.Background(), c.Decision, c.Unit, c.About, s.pid, c.Limits)
+	if c := s.opts.Cgroup; c != nil {
+		var scope *cgroup.Scope
+		var err error
+		switch c.Decision.Manager {
+		case cgroup.Systemd:
+			scope, err = cgroup.StartScope(context.Background(), c.Decision, c.Unit, c.About, s.pid, c.Limits)
+		case cgroup.Cgroupfs:
+			scope, err = cgroup.StartLeaf(c.Decision.Dir, strings.TrimSuffix(c.Unit, ".scope"), s.pid, c.Limits)
+		}
 		if err != nil {
 			return err
 		}

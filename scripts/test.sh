@@ -24,7 +24,7 @@ if [ "$(id -u)" = 0 ]; then
 			break
 		fi
 	done
-	trap 'rm -rf "$work"; if [ -n "$cgdir" ]; then echo $$ >"$(dirname "$cgdir")/cgroup.procs"; rmdir "$cgdir" 2>/dev/null; fi; true' EXIT
+	trap 'rm -rf "$work"; if [ -n "$cgdir" ]; then echo $$ >"$(dirname "$cgdir")/cgroup.procs"; find "$cgdir" -depth -type d -exec rmdir {} + 2>/dev/null; fi; true' EXIT
 	echo "test: running the suite as $TEST_USER in $work/src${cgdir:+ (cgroup $cgdir)}"
 	[ -n "$cgdir" ] && echo $$ >"$cgdir/cgroup.procs"
 	# su resets nothing but what we pass: a clean, explicit environment.

@@ -27,6 +27,11 @@ out=$(as '/opt/burrow run --memory 64M --name sc -- sleep 2 & sleep 1; echo duri
 echo "$out" | grep -q "^during=active" && ! echo "$out" | grep -q "^after=active"
 check scope $? "$(echo "$out" | tr '\n' ' ')"
 
+# cgroupfs: burrow writes the limits itself, in a delegated shell's scope.
+out=$(as 'systemd-run --user --scope --quiet -p Delegate=yes /opt/burrow run --cgroups=cgroupfs --memory 64M --pids 30 -- sh -c "cat /sys/fs/cgroup/pids.max; head -c 400M /dev/zero | tail >/dev/null"; echo status=$?')
+echo "$out" | grep -q "burrow: out of memory (limit 64M)" && echo "$out" | grep -q "status=137" && echo "$out" | grep -q "^30$"
+check cgroupfs $? "$(echo "$out" | tr '\n' ' ')"
+
 rm -f /etc/systemd/system/user@.service.d/delegate.conf
 systemctl daemon-reload
 systemctl restart user@1000.service
