@@ -5,7 +5,9 @@
 set -eu
 burrow=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$out"
+mkdir -p "$out/in"
+# copy-in keeps the base name: the guest runs /opt/burrow.
+cp "$burrow" "$out/in/burrow"
 root="$out/root"
 rm -rf "$root"
 echo "vm-tier: building the guest root (mmdebstrap)"
@@ -16,7 +18,7 @@ mmdebstrap --mode=root --variant=minbase --quiet \
 	--customize-hook='mkdir -p "$1/var/lib/systemd/linger" && touch "$1/var/lib/systemd/linger/tester"' \
 	--customize-hook='mkdir -p "$1/etc/systemd/system/user@.service.d" && printf "[Service]\nDelegate=cpu cpuset io memory pids\n" >"$1/etc/systemd/system/user@.service.d/delegate.conf"' \
 	--customize-hook='echo "/dev/vda / ext4 rw 0 1" >"$1/etc/fstab"; echo burrow-guest >"$1/etc/hostname"' \
-	--customize-hook="copy-in $burrow $here/guest-tests.sh $here/burrow-tier.service /opt" \
+	--customize-hook="copy-in $out/in/burrow $here/guest-tests.sh $here/burrow-tier.service /opt" \
 	--customize-hook='mv "$1/opt/burrow-tier.service" "$1/etc/systemd/system/" && ln -s /etc/systemd/system/burrow-tier.service "$1/etc/systemd/system/multi-user.target.wants/burrow-tier.service"' \
 	--customize-hook='chroot "$1" systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer getty@tty1.service serial-getty@ttyS0.service 2>/dev/null || true' \
 	bookworm "$root"
