@@ -43,11 +43,15 @@ func initMain() int {
 		return CodeSetup
 	}
 	spec := m.Spec
+	// Signals that come during set-up wait in this channel and reach
+	// the command as soon as it runs (none is lost in between).
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if spec.Debug {
 		log = slog.New(slog.NewJSONHandler(os.NewFile(fdLog, "log"), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	code, ierr := runInit(spec, log)
+	code, ierr := runInit(spec, log, sigs)
 	if ierr != nil {
 		log.Debug("init failed", "err", ierr.Msg)
 		_ = send(fdSock, message{Type: msgError, Error: ierr})
@@ -60,7 +64,7 @@ func setupErr(format string, args ...any) *InitError {
 	return &InitError{Msg: fmt.Sprintf(format, args...), Code: CodeSetup}
 }
 
-func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
+func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal) (int, *InitError) {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return 0, setupErr("set hostname %q: %v", spec.Hostname, err)
 	}
@@ -120,9 +124,6 @@ func runInit(spec *Spec, log *slog.Logger) (int, *InitError) {
 	for i := 0; i < spec.PreserveFDs; i++ {
 		files = append(files, uintptr(fdFirst+i))
 	}
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
-
 	pid, err := start(path, spec, files)
 	if err != nil {
 		code := CodeNotExec

@@ -313,10 +313,10 @@ func (s *session) finishRelay() {
 	}
 }
 
-// handleSignals passes the signals a user sends burrow to the sandbox:
-// before the command runs they abort the setup, afterwards init relays
-// them. A window-size change goes to the pty, whose kernel side then
-// signals the foreground process group itself.
+// handleSignals passes the signals a user sends burrow to the sandbox's
+// pid 1, which relays them to the command (holding those that come during
+// set-up until it runs). A window-size change goes to the pty, whose
+// kernel side then signals the foreground process group itself.
 func (s *session) handleSignals() func() {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch, forwarded...)
@@ -327,15 +327,11 @@ func (s *session) handleSignals() func() {
 			case <-done:
 				return
 			case sig := <-ch:
-				t := s.tty.Load()
-				switch {
-				case sig == unix.SIGWINCH && t != nil:
+				if t := s.tty.Load(); sig == unix.SIGWINCH && t != nil {
 					t.resize()
-				case s.started.Load():
-					_ = unix.Kill(s.pid, sig.(syscall.Signal))
-				case sig != unix.SIGWINCH:
-					_ = unix.Kill(s.pid, unix.SIGKILL)
+					continue
 				}
+				_ = unix.Kill(s.pid, sig.(syscall.Signal))
 			}
 		}
 	}()
