@@ -24,7 +24,8 @@ if [ "$(id -u)" = 0 ]; then
 			break
 		fi
 	done
-	trap 'rm -rf "$work"; if [ -n "$cgdir" ]; then echo $$ >"$(dirname "$cgdir")/cgroup.procs"; find "$cgdir" -depth -type d -exec rmdir {} + 2>/dev/null; fi; true' EXIT
+	# set +e: a clean-up step that fails must not change the suite's status.
+	trap 'set +e; rm -rf "$work"; if [ -n "$cgdir" ]; then echo $$ >"$(dirname "$cgdir")/cgroup.procs"; find "$cgdir" -depth -type d -exec rmdir {} + 2>/dev/null; fi' EXIT
 	echo "test: running the suite as $TEST_USER in $work/src${cgdir:+ (cgroup $cgdir)}"
 	[ -n "$cgdir" ] && echo $$ >"$cgdir/cgroup.procs"
 	# su resets nothing but what we pass: a clean, explicit environment.
