@@ -87,7 +87,15 @@ func StartLeaf(dir, name string, pid int, l Limits) (*Scope, error) {
 		}
 	}
 	leaf := filepath.Join(dir, name)
-	if err := os.Mkdir(leaf, 0o755); err != nil {
+	err := os.Mkdir(leaf, 0o755)
+	if errors.Is(err, os.ErrExist) {
+		// Left by a killed burrow of the same name: empty, so removable
+		// (rmdir fails on a cgroup that still has processes).
+		if err = os.Remove(leaf); err == nil {
+			err = os.Mkdir(leaf, 0o755)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("create the cgroup %s: %w", leaf, err)
 	}
 	s := &Scope{Name: name, Path: leaf, max: l.MemoryMax}
@@ -155,17 +163,23 @@ func (s *Scope) Remove() {
 	}
 }
 
-// SweepLeaves removes empty sandbox cgroups left by burrows that were
-// killed before they could remove their own.
+// SweepLeaves removes the cgroups of unnamed sandboxes (burrow-run-PID)
+// whose burrow, process PID, is gone: killed before it could remove its
+// own. A leaf of a burrow that still runs is never touched, even in the
+// moment between its creation and the move of its sandbox into it.
 func SweepLeaves(e Env) {
 	dir, err := ownCgroup(e.Root)
 	if err != nil {
 		return
 	}
-	leaves, _ := filepath.Glob(filepath.Join(dir, "burrow-*"))
+	leaves, _ := filepath.Glob(filepath.Join(dir, "burrow-run-*"))
 	for _, l := range leaves {
-		if filepath.Base(l) != "burrow-host" {
-			_ = os.Remove(l) // fails, harmlessly, while it has processes
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(l), "burrow-run-"))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			_ = os.Remove(l) // fails, harmlessly, if it still has processes
 		}
 	}
 }
