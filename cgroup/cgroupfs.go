@@ -39,7 +39,7 @@ func planCgroupfs(l Limits, e Env) (string, error) {
 	}
 	for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control"} {
 		if unix.Access(filepath.Join(dir, f), unix.W_OK) != nil {
-			return "", fmt.Errorf("your cgroup %s is not delegated to you (not writable); run burrow in one that is, e.g.: systemd-run --user -p Delegate=yes --scope burrow run ...", dir)
+			return "", fmt.Errorf("your cgroup %s is not delegated to you (not writable); run burrow in one that is, e.g.: systemd-run --user -p Delegate=yes --scope burrow run COMMAND", dir)
 		}
 	}
 	have, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
