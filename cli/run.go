@@ -174,8 +174,10 @@ func runAction(c *ucli.Context, args []string, lists *runLists) error {
 	var probed func(string)
 	if sb != nil {
 		spec.ProbeDir = sb.Dir
-		if spec.NativeProbe = cachedProbe(sb.Dir); spec.NativeProbe == "" {
-			probed = func(r string) { saveProbe(sb.Dir, r) }
+		// Keyed by the state directory: its file system decides.
+		key := storeFor(host).Dir
+		if spec.NativeProbe = cachedProbe(key); spec.NativeProbe == "" {
+			probed = func(r string) { saveProbe(key, r) }
 		}
 		st := &sb.State
 		st.Project, st.ProjectMode, st.Root, st.Rootfs, st.Image = req.Project, req.ProjectMode, req.Root, req.Rootfs, req.Image
