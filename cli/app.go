@@ -66,7 +66,7 @@ read-write. No root, no daemon, no setuid binary of burrow's.`,
 		EnableBashCompletion: false,
 		Flags:                []ucli.Flag{debugFlag},
 		Commands: append([]*ucli.Command{runCommand(), shellCommand(), diffCommand(), applyCommand(), rmCommand(),
-			importCommand(), imagesCommand(), rmiCommand(), profileCommand(), infoCommand(), versionCommand()},
+			importCommand(), imagesCommand(), rmiCommand(), profileCommand(), infoCommand(), doctorCommand(), versionCommand()},
 			trustCommands()...),
 		// Errors are printed once, by run; urfave must not exit.
 		ExitErrHandler: func(*ucli.Context, error) {},
