@@ -87,6 +87,20 @@ func TestLimitsTier(t *testing.T) {
 	runScripts(t, "testdata/limits", nil)
 }
 
+// TestCgroupfsTier runs burrow's own cgroup management in the delegated
+// cgroup; apart from TestLimitsTier, whose private systemd shares it.
+func TestCgroupfsTier(t *testing.T) {
+	checkPrereqs(t)
+	if err := delegatedCgroup(); err != nil {
+		msg := "the cgroupfs tier needs a delegated cgroup: " + err.Error() + "; run 'make test' as root"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	runScripts(t, "testdata/cgroupfs", nil)
+}
+
 // delegatedCgroup checks that this process's cgroup v2 directory is
 // writable, in a unified or a hybrid hierarchy.
 func delegatedCgroup() error {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,7 +92,7 @@ func StartLeaf(dir, name string, pid int, l Limits) (*Scope, error) {
 	if errors.Is(err, os.ErrExist) {
 		// Left by a killed burrow of the same name: empty, so removable
 		// (rmdir fails on a cgroup that still has processes).
-		if err = os.Remove(leaf); err == nil {
+		if err = removeCgroup(leaf); err == nil {
 			err = os.Mkdir(leaf, 0o755)
 		}
 	}
@@ -156,11 +157,37 @@ func evacuate(dir string) error {
 	return nil
 }
 
-// Remove deletes a leaf made by StartLeaf once it is empty.
+// Remove deletes a leaf made by StartLeaf. The kernel may still count
+// the sandbox's last tasks for a moment after pid 1 was reaped (rmdir
+// then fails with EBUSY): try for up to a second.
 func (s *Scope) Remove() {
-	if s != nil && s.root == "" && s.Path != "" {
-		_ = os.Remove(s.Path)
+	if s == nil || s.root != "" || s.Path == "" {
+		return
 	}
+	for i := 0; i < 100; i++ {
+		if err := removeCgroup(s.Path); err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// removeCgroup removes a cgroup and the sub-cgroups the sandbox made in
+// it (its tree is delegated), deepest first: rmdir is the only way to
+// remove a cgroup, and it fails while one has children.
+func removeCgroup(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeCgroup(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Remove(dir)
 }
 
 // SweepLeaves removes the cgroups of unnamed sandboxes (burrow-run-PID)
@@ -179,7 +206,7 @@ func SweepLeaves(e Env) {
 			continue
 		}
 		if unix.Kill(pid, 0) == unix.ESRCH {
-			_ = os.Remove(l) // fails, harmlessly, if it still has processes
+			_ = removeCgroup(l) // fails, harmlessly, if it still has processes
 		}
 	}
 }
