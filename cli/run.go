@@ -48,7 +48,7 @@ func runFlags(l *runLists) []ucli.Flag {
 		&ucli.GenericFlag{Name: "ro-bind", Value: &mountFlag{sandbox.Bind, true, mounts}, Usage: "bind host `SRC[:DST]` read-only"},
 		&ucli.GenericFlag{Name: "tmpfs", Value: &mountFlag{sandbox.Tmpfs, false, mounts}, Usage: "mount an empty tmpfs on `DST`"},
 		&ucli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory `DIR` inside (default: the current directory, or the home)"},
-		&ucli.StringFlag{Name: "rootfs", Usage: "use the root file system in `DIR` (read-only) instead of the host's"},
+		&ucli.StringFlag{Name: "rootfs", Usage: "use the root file system in `DIR` instead of the host's (the lower layer of a copy-on-write root: DIR never changes)"},
 		&ucli.StringFlag{Name: "hostname", Value: "burrow", Usage: "host name inside"},
 		// -e is a flag of its own on the same list: urfave refuses a
 		// command line that mixes a flag's alias and name.
@@ -90,9 +90,10 @@ func runCommand() *ucli.Command {
 		Description: `Runs COMMAND (default: an interactive shell) in a new sandbox and exits with its
 status. The sandbox sees the host's /usr, /etc, ... read-only, a new /proc, a
 minimal /dev, private /tmp, /var/tmp and /run, an empty home at $HOME, and the
-current directory read-write (not when it is /, the home, or holds the home).
-Only PATH, TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR come from the caller's
-environment.` + runExamples,
+project read-write: the directory of the nearest burrow.toml, else the current
+directory (not when it is /, the home, or holds the home). By default only PATH,
+TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR come from the caller's environment.
+Profiles (burrow.toml, ~/.config/burrow/config.toml) set every option too.` + runExamples,
 		Flags:        runFlags(&lists),
 		OnUsageError: usageError,
 		Action:       func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), &lists) },
