@@ -68,9 +68,13 @@ func prepareNetwork(req request, debug io.Writer) (*network, error) {
 	if mode == slirp.Host {
 		return n, nil // the host's /etc files are right for the host's network
 	}
+	rt, err := ensureRuntimeDir()
+	if err != nil {
+		return nil, err
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	n.dir = filepath.Join(runtimeDir(), "net-"+hex.EncodeToString(b))
+	n.dir = filepath.Join(rt, "net-"+hex.EncodeToString(b))
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("network state: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/burrow-sandbox/burrow/sandbox"
 	"github.com/burrow-sandbox/burrow/userns"
@@ -27,6 +28,25 @@ func runtimeDir() string {
 		return filepath.Join(x, "burrow")
 	}
 	return filepath.Join(os.TempDir(), "burrow-"+strconv.Itoa(os.Getuid()))
+}
+
+// ensureRuntimeDir creates the runtime directory, private to the caller,
+// and refuses one that someone else made first: a name under /tmp can
+// be taken by any user (the classic /tmp squatting).
+func ensureRuntimeDir() (string, error) {
+	dir := runtimeDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("runtime directory %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("runtime directory %s: %w", dir, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("runtime directory %s is not a private directory of yours (owner uid %d, mode %v); remove it, or set XDG_RUNTIME_DIR", dir, st.Uid, fi.Mode().Perm())
+	}
+	return dir, nil
 }
 
 func storeFor(h hostInfo) sandbox.Store { return sandbox.Store{Dir: dataDir(h.Home)} }
@@ -53,7 +73,7 @@ func cachedProbe(dir string) string {
 }
 
 func saveProbe(dir, result string) {
-	if err := os.MkdirAll(runtimeDir(), 0o700); err != nil {
+	if _, err := ensureRuntimeDir(); err != nil {
 		return
 	}
 	tmp := probeCache() + ".tmp"
