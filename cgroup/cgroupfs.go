@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ func planCgroupfs(l Limits, e Env) (string, error) {
 	have, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	var missing []string
 	for _, c := range l.Controllers() {
-		if !contains(strings.Fields(string(have)), c) {
+		if !slices.Contains(strings.Fields(string(have)), c) {
 			missing = append(missing, c)
 		}
 	}
@@ -55,15 +56,6 @@ func planCgroupfs(l Limits, e Env) (string, error) {
 			strings.Join(missing, ", "), plural(len(missing), " is", "s are"), dir, plural(len(missing), "it", "them"))
 	}
 	return dir, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // StartLeaf makes a cgroup for the sandbox under the delegated dir,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,11 +136,7 @@ func undelegated(e Env, need []string) []string {
 	have := strings.Fields(string(b))
 	var missing []string
 	for _, c := range need {
-		found := false
-		for _, h := range have {
-			found = found || h == c
-		}
-		if !found {
+		if !slices.Contains(have, c) {
 			missing = append(missing, c)
 		}
 	}

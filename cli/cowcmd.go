@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +47,7 @@ func diffCommand() *ucli.Command {
 		Flags: []ucli.Flag{
 			&ucli.BoolFlag{Name: "stat", Usage: "counts per directory tree instead of paths"},
 			&ucli.BoolFlag{Name: "patch", Usage: "unified diffs of changed text files"},
-			&ucli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+			formatFlag("text"),
 		},
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
@@ -60,31 +59,27 @@ func diffCommand() *ucli.Command {
 			if err != nil {
 				return fail(err)
 			}
-			w := c.App.Writer
-			switch {
-			case c.String("format") == "json":
-				if cs == nil {
-					cs = []sandbox.Change{}
-				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cs)
-			case c.String("format") != "text":
-				return fail(fmt.Errorf("--format %q: want text or json", c.String("format")))
-			case c.Bool("stat"):
-				writeStat(w, cs, st)
-			case c.Bool("patch"):
-				return writePatch(w, cs)
-			default:
-				for _, ch := range cs {
-					suffix := ""
-					if ch.Dir {
-						suffix = "/"
-					}
-					fmt.Fprintf(w, "%s %s%s\n", ch.Kind, ch.Path, suffix)
-				}
+			if cs == nil {
+				cs = []sandbox.Change{}
 			}
-			return nil
+			w := c.App.Writer
+			return output(c, "text", cs, func() error {
+				switch {
+				case c.Bool("stat"):
+					writeStat(w, cs, st)
+				case c.Bool("patch"):
+					return writePatch(w, cs)
+				default:
+					for _, ch := range cs {
+						suffix := ""
+						if ch.Dir {
+							suffix = "/"
+						}
+						fmt.Fprintf(w, "%s %s%s\n", ch.Kind, ch.Path, suffix)
+					}
+				}
+				return nil
+			})
 		},
 	}
 }

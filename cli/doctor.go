@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -30,7 +29,7 @@ func doctorCommand() *ucli.Command {
 		Usage:        "run every preflight check; PASS, WARN or FAIL with the exact fix",
 		UsageText:    "burrow doctor [--format text|json]",
 		Description:  "Exit status 0 when nothing fails, 1 otherwise.",
-		Flags:        []ucli.Flag{&ucli.StringFlag{Name: "format", Value: "text", Usage: "text or json"}},
+		Flags:        []ucli.Flag{formatFlag("text")},
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
 			h, err := currentHost()
@@ -38,22 +37,17 @@ func doctorCommand() *ucli.Command {
 				return fail(err)
 			}
 			fs := diagnose(h)
-			switch c.String("format") {
-			case "json":
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(fs); err != nil {
-					return err
-				}
-			case "text":
+			err = output(c, "text", fs, func() error {
 				for _, f := range fs {
 					fmt.Fprintf(c.App.Writer, "%-4s %-18s %s\n", f.Status, f.Check, f.Detail)
 					if f.Fix != "" {
 						fmt.Fprintf(c.App.Writer, "     %-18s fix: %s\n", "", f.Fix)
 					}
 				}
-			default:
-				return fail(fmt.Errorf("--format %q: want text or json", c.String("format")))
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			for _, f := range fs {
 				if f.Status == "FAIL" {
@@ -83,7 +77,9 @@ func diagnose(h hostInfo) []finding {
 			exe, _ := os.Executable()
 			fix = fmt.Sprintf("allow burrow, rather than turning the restriction off: sudo tee /etc/apparmor.d/burrow <<'EOF'\nabi <abi/4.0>,\ninclude <tunables/global>\nprofile burrow %s flags=(unconfined) {\n  userns,\n  include if exists <local/burrow>\n}\nEOF\n     then: sudo apparmor_parser -r /etc/apparmor.d/burrow", exe)
 		case errors.Is(explained, userns.ErrDisabled):
-			fix = strings.SplitN(explained.Error(), "fix: ", 2)[len(strings.SplitN(explained.Error(), "fix: ", 2))-1]
+			if _, f, ok := strings.Cut(explained.Error(), "fix: "); ok {
+				fix = f
+			}
 		case errors.Is(err, unix.EPERM):
 			fix = "a seccomp filter (e.g. a container's) blocks unshare/clone of user namespaces: run burrow on the host, or give the container a profile that allows them"
 		}

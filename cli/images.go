@@ -158,7 +158,7 @@ func imagesCommand() *ucli.Command {
 		Name:         "images",
 		Usage:        "list images",
 		UsageText:    "burrow images [--format json]",
-		Flags:        []ucli.Flag{&ucli.StringFlag{Name: "format", Value: "table", Usage: "table or json"}},
+		Flags:        []ucli.Flag{formatFlag("table")},
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
 			h, err := currentHost()
@@ -166,22 +166,16 @@ func imagesCommand() *ucli.Command {
 				return fail(err)
 			}
 			imgs := listImages(h)
-			switch c.String("format") {
-			case "json":
-				if imgs == nil {
-					imgs = []imageInfo{}
-				}
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(imgs)
-			case "table":
+			if imgs == nil {
+				imgs = []imageInfo{}
+			}
+			return output(c, "table", imgs, func() error {
 				fmt.Fprintf(c.App.Writer, "%-24s %10s  %s\n", "NAME", "SIZE", "CREATED")
 				for _, i := range imgs {
 					fmt.Fprintf(c.App.Writer, "%-24s %10s  %s\n", i.Name, human(i.Size), i.Created.Local().Format("2006-01-02 15:04"))
 				}
 				return nil
-			}
-			return fail(fmt.Errorf("--format %q: want table or json", c.String("format")))
+			})
 		},
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +59,7 @@ func infoCommand() *ucli.Command {
 		Name:         "info",
 		Usage:        "what this machine and user can do: IDs, copy-on-write, cgroups, network, sandboxes",
 		UsageText:    "burrow info [--format text|json]",
-		Flags:        []ucli.Flag{&ucli.StringFlag{Name: "format", Value: "text", Usage: "text or json"}},
+		Flags:        []ucli.Flag{formatFlag("text")},
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
 			h, err := currentHost()
@@ -68,16 +67,7 @@ func infoCommand() *ucli.Command {
 				return fail(err)
 			}
 			r := gatherInfo(h)
-			switch c.String("format") {
-			case "json":
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
-			case "text":
-				writeInfo(c.App.Writer, r)
-				return nil
-			}
-			return fail(fmt.Errorf("--format %q: want text or json", c.String("format")))
+			return output(c, "text", r, func() error { writeInfo(c.App.Writer, r); return nil })
 		},
 	}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -16,7 +17,7 @@ func ExistsInside(rootfs, path string) bool {
 	}
 	if rootfs == "" {
 		top := "/" + strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)[0]
-		if !contains(HostDirs, top) {
+		if !slices.Contains(HostDirs, top) {
 			return false
 		}
 		var st unix.Stat_t
