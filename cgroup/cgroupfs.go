@@ -88,6 +88,9 @@ func StartLeaf(dir, name string, pid int, l Limits) (*Scope, error) {
 			err = os.Mkdir(leaf, 0o755)
 		}
 	}
+	if errors.Is(err, unix.EBUSY) {
+		return nil, fmt.Errorf("the cgroup %s is in use by another sandbox of that name (of another XDG_DATA_HOME?); pick another --name", leaf)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create the cgroup %s: %w", leaf, err)
 	}

@@ -43,6 +43,14 @@ func initMain() int {
 		return CodeSetup
 	}
 	spec := m.Spec
+	ctl := &controller{spec: spec, listener: -1, cgroupNS: -1, procs: map[int]chan int{}}
+	if spec.Control {
+		m, fds, err := recv(fdSock)
+		if err != nil || m.Type != msgControl || len(fds) != 1 {
+			return CodeSetup
+		}
+		ctl.listener = fds[0]
+	}
 	// Signals that come during set-up wait in this channel and reach
 	// the command as soon as it runs (none is lost in between).
 	sigs := make(chan os.Signal, 64)
@@ -51,7 +59,7 @@ func initMain() int {
 	if spec.Debug {
 		log = slog.New(slog.NewJSONHandler(os.NewFile(fdLog, "log"), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	code, ierr := runInit(spec, log, sigs)
+	code, ierr := runInit(spec, log, sigs, ctl)
 	if ierr != nil {
 		log.Debug("init failed", "err", ierr.Msg)
 		_ = send(fdSock, message{Type: msgError, Error: ierr})
@@ -64,7 +72,7 @@ func setupErr(format string, args ...any) *InitError {
 	return &InitError{Msg: fmt.Sprintf(format, args...), Code: CodeSetup}
 }
 
-func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal) (int, *InitError) {
+func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal, ctl *controller) (int, *InitError) {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return 0, setupErr("set hostname %q: %v", spec.Hostname, err)
 	}
@@ -113,7 +121,7 @@ func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal) (int, *InitError
 	files := []uintptr{0, 1, 2}
 	var master *os.File
 	if spec.TTY {
-		m, s, err := openPty(spec)
+		m, s, err := openPty(spec.Rows, spec.Cols, spec.UID, spec.GID)
 		if err != nil {
 			return 0, setupErr("allocate a pty: %v", err)
 		}
@@ -124,7 +132,7 @@ func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal) (int, *InitError
 	for i := 0; i < spec.PreserveFDs; i++ {
 		files = append(files, uintptr(fdFirst+i))
 	}
-	pid, err := start(path, spec, files)
+	pid, cgns, err := start(path, spec, files)
 	if err != nil {
 		code := CodeNotExec
 		if errors.Is(err, unix.ENOENT) {
@@ -154,7 +162,11 @@ func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal) (int, *InitError
 			}
 		}
 	}()
-	return reap(pid, sigs), nil
+	ctl.main, ctl.cgroupNS = pid, cgns
+	if ctl.listener >= 0 {
+		go ctl.serve()
+	}
+	return reap(pid, sigs, ctl), nil
 }
 
 // removeAll deletes state directories as root of the user namespace,
@@ -176,22 +188,44 @@ func removeAll(paths []string) (int, *InitError) {
 }
 
 // start runs the command. The thread that forks carries no_new_privs, so
-// the goroutine stays locked to it: prctl acts on one thread only.
-func start(path string, spec *Spec, files []uintptr) (int, error) {
+// the goroutine stays locked to it: prctl acts on one thread only. cgns is
+// an fd of the command's cgroup namespace (-1 without one of its own),
+// which burrow exec's processes join.
+func start(path string, spec *Spec, files []uintptr) (pid, cgns int, err error) {
 	runtime.LockOSThread()
+	cgns = -1
 	if spec.CgroupNS {
 		if err := cgroupNS(); err != nil {
-			return 0, err
+			return 0, -1, err
+		}
+		if cgns, err = unix.Open("/proc/thread-self/ns/cgroup", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return 0, -1, fmt.Errorf("cgroup namespace: %w", err)
 		}
 	}
+	pid, err = forkCommand(path, process{args: spec.Args, env: spec.Env, dir: spec.Dir, uid: spec.UID, gid: spec.GID, setGroups: spec.SetGroups, tty: spec.TTY}, files)
+	return pid, cgns, err
+}
+
+// process is what forkCommand starts: the command, or one of burrow exec.
+type process struct {
+	args, env []string
+	dir       string
+	uid, gid  uint32
+	setGroups bool
+	tty       bool
+}
+
+// forkCommand sets no_new_privs on the calling (locked) thread, which the
+// child inherits, and forks p in a session of its own.
+func forkCommand(path string, p process, files []uintptr) (int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return 0, fmt.Errorf("set no_new_privs: %w", err)
 	}
-	sys := &syscall.SysProcAttr{Setsid: true, Setctty: spec.TTY, Ctty: 0}
-	if spec.UID != 0 || spec.GID != 0 || spec.SetGroups {
-		sys.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: []uint32{}, NoSetGroups: !spec.SetGroups}
+	sys := &syscall.SysProcAttr{Setsid: true, Setctty: p.tty, Ctty: 0}
+	if p.uid != 0 || p.gid != 0 || p.setGroups {
+		sys.Credential = &syscall.Credential{Uid: p.uid, Gid: p.gid, Groups: []uint32{}, NoSetGroups: !p.setGroups}
 	}
-	return syscall.ForkExec(path, spec.Args, &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: files, Sys: sys})
+	return syscall.ForkExec(path, p.args, &syscall.ProcAttr{Dir: p.dir, Env: p.env, Files: files, Sys: sys})
 }
 
 // cgroupNS gives the command a cgroup namespace rooted at the sandbox's
@@ -218,7 +252,7 @@ func cgroupNS() error {
 // reap waits for the command, reaping every other process that ends on the
 // way (orphans are re-parented to pid 1), and passes signals on. Its
 // result is the shell's convention: the exit code, or 128+N after signal N.
-func reap(pid int, sigs chan os.Signal) int {
+func reap(pid int, sigs chan os.Signal, ctl *controller) int {
 	for sig := range sigs {
 		if sig != unix.SIGCHLD {
 			_ = unix.Kill(pid, sig.(syscall.Signal))
@@ -233,6 +267,7 @@ func reap(pid int, sigs chan os.Signal) int {
 			if wpid == pid {
 				return ExitCode(ws)
 			}
+			ctl.exited(wpid, ExitCode(ws))
 		}
 	}
 	return CodeSetup

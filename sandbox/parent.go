@@ -44,6 +44,16 @@ type Options struct {
 	// Cgroup puts the sandbox in a systemd scope with limits (nil: no
 	// cgroup of its own).
 	Cgroup *CgroupPlan
+	// Control is a listening unix socket (SOCK_SEQPACKET) that pid 1
+	// serves exec, stop and kill on (nil: none).
+	Control *os.File
+	// Started is called once the command runs, with pid 1's host pid
+	// and the sandbox's cgroup (a unit or a directory, "" if none).
+	Started func(pid int, cgroup string)
+	// Pty takes the pty master of a -t sandbox instead of the relay to
+	// Stdin and Stdout (a detached sandbox's keeper); the function it
+	// returns is called at the end and must drain and close the master.
+	Pty func(master *os.File) (finish func())
 }
 
 // Cloneflags are the namespaces of a sandbox. With CLONE_NEWUSER in the
@@ -203,6 +213,7 @@ type session struct {
 	pid     int
 	started atomic.Bool
 	tty     atomic.Pointer[ttyRelay]
+	ptyDone func()
 	net     *slirp.Parent
 	scope   *cgroup.Scope
 }
@@ -249,8 +260,14 @@ func (s *session) converse() error {
 			return err
 		}
 	}
+	s.spec.Control = s.opts.Control != nil
 	if err := send(s.sock, message{Type: msgSpec, Spec: s.spec}); err != nil {
 		return fmt.Errorf("protocol: %w", err)
+	}
+	if s.opts.Control != nil {
+		if err := send(s.sock, message{Type: msgControl}, int(s.opts.Control.Fd())); err != nil {
+			return fmt.Errorf("protocol: %w", err)
+		}
 	}
 	if s.net != nil && s.spec.Net != nil && len(s.spec.Net.PortOpaque) > 0 {
 		if err := s.net.Publish(10 * time.Second); err != nil {
@@ -273,7 +290,12 @@ func (s *session) converse() error {
 			if len(fds) != 1 {
 				return errors.New("protocol: pty message without its fd")
 			}
-			s.tty.Store(startRelay(os.NewFile(uintptr(fds[0]), "ptmx"), s.opts.Stdin, s.opts.Stdout))
+			master := os.NewFile(uintptr(fds[0]), "ptmx")
+			if s.opts.Pty != nil {
+				s.ptyDone = s.opts.Pty(master)
+				continue
+			}
+			s.tty.Store(startRelay(master, s.opts.Stdin, s.opts.Stdout))
 		case msgNotice:
 			if s.opts.Notice != nil {
 				s.opts.Notice(m.Text)
@@ -288,6 +310,16 @@ func (s *session) converse() error {
 			}
 		case msgStarted:
 			s.started.Store(true)
+			if s.opts.Started != nil {
+				cg := ""
+				if s.scope != nil {
+					// A systemd unit by name, a cgroupfs leaf by path.
+					if cg = s.scope.Name; !strings.HasSuffix(cg, ".scope") {
+						cg = s.scope.Path
+					}
+				}
+				s.opts.Started(s.pid, cg)
+			}
 		case msgError:
 			if m.Error == nil {
 				return errors.New("protocol: error message without error")
@@ -310,6 +342,9 @@ func (s *session) startNet() error {
 func (s *session) finishRelay() {
 	if t := s.tty.Load(); t != nil {
 		t.finish()
+	}
+	if s.ptyDone != nil {
+		s.ptyDone()
 	}
 }
 

@@ -21,7 +21,25 @@ import (
 //	init   → parent  notice   a line for the user (Text), e.g. a fallback
 //	init   → parent  probe    the native overlay probe's result (Text)
 //	init   → parent  progress an import's progress: "BYTES/TOTAL" (Text)
+//	parent → init    control  the listening control socket (SCM_RIGHTS)
+//
+// On a connection to the control socket (burrow exec, stop, kill):
+//
+//	client → init    exec     Exec, with stdin, stdout, stderr (SCM_RIGHTS)
+//	init   → client  pty      the exec's pty master, with -t
+//	init   → client  started  the process runs (Pid, inside)
+//	client → init    signal   pass Signal to the exec'd process
+//	init   → client  exit     it ended with Code
+//	client → init    kill     Signal to the command; with All, SIGKILL
+//	                          to every process of the sandbox
+//	init   → client  ok       done
 const (
+	msgControl  = "control"
+	msgExec     = "exec"
+	msgSignal   = "signal"
+	msgExit     = "exit"
+	msgKill     = "kill"
+	msgOK       = "ok"
 	msgNotice   = "notice"
 	msgNetReady = "netready"
 	msgProgress = "progress"
@@ -35,10 +53,17 @@ const (
 )
 
 type message struct {
-	Type  string     `json:"type"`
-	Spec  *Spec      `json:"spec,omitempty"`
-	Error *InitError `json:"error,omitempty"`
-	Text  string     `json:"text,omitempty"`
+	Type  string       `json:"type"`
+	Spec  *Spec        `json:"spec,omitempty"`
+	Error *InitError   `json:"error,omitempty"`
+	Text  string       `json:"text,omitempty"`
+	Exec  *ExecRequest `json:"exec,omitempty"`
+	// Pid, Code and Signal are a process inside, an exit status and a
+	// signal number; All widens a kill to the whole sandbox.
+	Pid    int  `json:"pid,omitempty"`
+	Code   int  `json:"code,omitempty"`
+	Signal int  `json:"signal,omitempty"`
+	All    bool `json:"all,omitempty"`
 }
 
 // InitError is a failure inside the sandbox, carried to the parent as data

@@ -9,7 +9,7 @@ import (
 // openPty allocates a pseudo-terminal from the sandbox's own devpts
 // instance (so the host's terminal never enters: CVE-2017-5226) and gives
 // its slave to the command's user.
-func openPty(spec *Spec) (master, slave *os.File, err error) {
+func openPty(rows, cols uint16, uid, gid uint32) (master, slave *os.File, err error) {
 	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, err
@@ -29,10 +29,10 @@ func openPty(spec *Spec) (master, slave *os.File, err error) {
 		return fail(errno)
 	}
 	slave = os.NewFile(s, "pts")
-	if spec.Rows > 0 && spec.Cols > 0 {
-		_ = unix.IoctlSetWinsize(m, unix.TIOCSWINSZ, &unix.Winsize{Row: spec.Rows, Col: spec.Cols})
+	if rows > 0 && cols > 0 {
+		_ = unix.IoctlSetWinsize(m, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
 	}
-	if err := unix.Fchown(int(s), int(spec.UID), int(spec.GID)); err != nil {
+	if err := unix.Fchown(int(s), int(uid), int(gid)); err != nil {
 		slave.Close()
 		return fail(err)
 	}

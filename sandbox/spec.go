@@ -45,6 +45,9 @@ type Spec struct {
 	// namespace rooted there and its cgroup tree on /sys/fs/cgroup.
 	CgroupNS bool `json:"cgroupns,omitempty"`
 	HostNet  bool `json:"host_net,omitempty"`
+	// Control: a control socket follows the spec; init serves exec,
+	// stop and kill on it while the command runs.
+	Control bool `json:"control,omitempty"`
 	// Import makes init unpack a root file system into the image store
 	// as root of the user namespace, and exit.
 	Import *Import `json:"import,omitempty"`
@@ -65,3 +68,17 @@ const (
 	fdLog   = 4
 	fdFirst = 5 // the first preserved fd, before init moves it to 3
 )
+
+// ExecRequest is a process that burrow exec starts in a running sandbox.
+// Empty fields take the sandbox's own: its environment (Env entries
+// NAME=VALUE override it), working directory and user.
+type ExecRequest struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	Dir  string   `json:"dir,omitempty"`
+	UID  *uint32  `json:"uid,omitempty"`
+	GID  *uint32  `json:"gid,omitempty"`
+	TTY  bool     `json:"tty,omitempty"`
+	Rows uint16   `json:"rows,omitempty"`
+	Cols uint16   `json:"cols,omitempty"`
+}

@@ -41,6 +41,53 @@ type State struct {
 	Image       string `json:"image,omitempty"`
 	// Layers maps an overlay's key to its lower directory and target.
 	Layers map[string]LayerInfo `json:"layers,omitempty"`
+
+	// The last run: its command, how it ran, and how it ended. Status
+	// is created, running or exited as its keeper (the burrow holding
+	// the lock) last wrote it; Store.Load tells a keeper that died.
+	Command  []string  `json:"command,omitempty"`
+	Detached bool      `json:"detached,omitempty"`
+	TTY      bool      `json:"tty,omitempty"`
+	Status   string    `json:"status,omitempty"`
+	Pid      int       `json:"pid,omitempty"`
+	Keeper   int       `json:"keeper_pid,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	ExitCode *int      `json:"exit_code,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	// Control and Attach are the sockets of a running sandbox: pid 1's
+	// (exec, stop, kill) and the keeper's pty (attach).
+	Control string   `json:"control,omitempty"`
+	Attach  string   `json:"attach,omitempty"`
+	Network string   `json:"network,omitempty"`
+	Ports   []string `json:"ports,omitempty"`
+	Cgroup  string   `json:"cgroup,omitempty"`
+	// Mounts is the file system of the last run, as built.
+	Mounts []Op `json:"mounts,omitempty"`
+}
+
+// Sandbox statuses.
+const (
+	Created = "created"
+	Running = "running"
+	Exited  = "exited"
+)
+
+// Current is the status of a sandbox whose lock is or is not held. A
+// sandbox that says running with nobody holding its lock lost its keeper
+// (SIGKILL, a crash): it is exited, with an unknown status; lost says so.
+func (st State) Current(locked bool) (status string, lost bool) {
+	switch {
+	case locked && st.Status == Exited:
+		return Created, false // being started again
+	case locked:
+		return st.Status, false
+	case st.Status == Running:
+		return Exited, true
+	case st.Status == "":
+		return Created, false
+	}
+	return st.Status, false
 }
 
 // LayerInfo describes one overlay of a sandbox.
@@ -104,6 +151,30 @@ func (s Store) Open(name string) (*Sandbox, error) {
 	}
 	return sb, nil
 }
+
+// Adopt takes over a sandbox whose lock file the caller inherited, locked
+// (burrow start and run -d hand it to the keeper they start).
+func (s Store) Adopt(name string, lock *os.File) (*Sandbox, error) {
+	dir := filepath.Join(s.sandboxes(), name)
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("sandbox %s: the inherited lock is not held: %v", name, err)
+	}
+	sb := &Sandbox{Dir: dir, lock: lock}
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: %w", name, err)
+	}
+	if err := json.Unmarshal(b, &sb.State); err != nil {
+		return nil, fmt.Errorf("sandbox %s: state.json is damaged: %v", name, err)
+	}
+	if sb.State.Layers == nil {
+		sb.State.Layers = map[string]LayerInfo{}
+	}
+	return sb, nil
+}
+
+// LockFile is the open, locked lock file, for a keeper to inherit.
+func (sb *Sandbox) LockFile() *os.File { return sb.lock }
 
 // Layer returns the upper, work and stage directories of an overlay,
 // creating them; the stage is where fuse-overlayfs mounts first.
@@ -212,4 +283,18 @@ func RemoveTree(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// WaitUnlocked waits up to d for the burrow holding a sandbox to let go of
+// it, and reports whether it did.
+func (s Store) WaitUnlocked(name string, d time.Duration) bool {
+	lock := filepath.Join(s.sandboxes(), name, "lock")
+	deadline := time.Now().Add(d)
+	for isLocked(lock) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }

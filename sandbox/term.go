@@ -93,3 +93,17 @@ func WindowSize(f *os.File) (rows, cols uint16) {
 	}
 	return 24, 80
 }
+
+// RawTerminal puts the terminal f in raw mode, if it is one, and returns
+// what restores it (safe to call more than once).
+func RawTerminal(f *os.File) (restore func()) {
+	st, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	saved, raw := *st, *st
+	makeRaw(&raw)
+	_ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &raw)
+	var once sync.Once
+	return func() { once.Do(func() { _ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &saved) }) }
+}
