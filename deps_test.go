@@ -15,7 +15,8 @@ import (
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/burrow-sandbox/burrow/"
 	allowed := map[string][]string{
-		"cli":         {"sandbox", "userns", "config", "slirp", "cgroup"},
+		"cli":         {"sandbox", "userns", "config", "slirp", "cgroup", "logfile"},
+		"logfile":     {},
 		"cgroup":      {},
 		"slirp":       {},
 		"sandbox":     {"userns", "fuseoverlay", "slirp", "cgroup", "image"},

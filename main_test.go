@@ -172,6 +172,13 @@ func runScripts(t *testing.T, dir string, vars map[string]string) {
 			}
 			env.Setenv("HOME", home)
 			env.Defer(func() {
+				// Detached sandboxes outlive a failed script: end them.
+				if p, err := exec.LookPath("burrow"); err == nil {
+					rm := exec.Command("sh", "-c", p+" rm -f $("+p+" ps -aq)")
+					rm.Env = append(os.Environ(), "HOME="+home)
+					rm.Dir = env.WorkDir
+					_ = rm.Run()
+				}
 				filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
 					if d != nil && d.IsDir() {
 						os.Chmod(p, 0o700)

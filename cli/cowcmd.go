@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/burrow-sandbox/burrow/sandbox"
 	ucli "github.com/urfave/cli/v2"
@@ -144,34 +145,56 @@ func writePatch(w io.Writer, cs []sandbox.Change) error {
 
 func rmCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:         "rm",
-		Usage:        "delete sandboxes and their state",
-		UsageText:    "burrow rm NAME...",
+		Name:                   "rm",
+		UseShortOptionHandling: true,
+		Usage:                  "delete sandboxes and their state",
+		UsageText:              "burrow rm [-f] NAME...",
+		Description: `Deletes a stopped sandbox: its file system changes, configuration, status and
+log. A running one is refused unless -f, which kills it first.`,
+		Flags:        []ucli.Flag{&ucli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running sandbox first"}},
 		OnUsageError: usageError,
 		Action: func(c *ucli.Context) error {
-			if !c.Args().Present() {
-				return fail(errors.New("give the NAME of a sandbox to remove"))
-			}
-			h, err := currentHost()
-			if err != nil {
-				return fail(err)
-			}
-			store := storeFor(h)
-			for _, name := range c.Args().Slice() {
-				_, dir, running, err := store.Load(name)
+			return eachName(c, func(name string, h hostInfo) error {
+				store := storeFor(h)
+				_, _, running, err := store.Load(name)
 				if err != nil {
-					return fail(err)
+					return err
+				}
+				if running && !c.Bool("force") {
+					return fmt.Errorf("sandbox %s is running; burrow stop %s first, or burrow rm -f %s", name, name, name)
 				}
 				if running {
-					return fail(fmt.Errorf("sandbox %s is running; stop it first", name))
+					if err := stop(store, name, 0); err != nil {
+						return err
+					}
 				}
-				if err := removeState([]string{dir}, h, logger(c, c.App.ErrWriter)); err != nil {
-					return fail(err)
+				// Locked while it goes, so that no start takes it meanwhile.
+				sb, err := store.Open(name)
+				if err != nil {
+					return err
+				}
+				defer sb.Release()
+				removeLeftovers(sb.State)
+				if err := removeState([]string{sb.Dir}, h, logger(c, c.App.ErrWriter)); err != nil {
+					return err
 				}
 				fmt.Fprintln(c.App.Writer, name)
-			}
-			return nil
+				return nil
+			})
 		},
+	}
+}
+
+// removeLeftovers deletes what a killed keeper could not: its sockets and
+// an (empty) cgroupfs leaf. A systemd scope goes by itself once empty.
+func removeLeftovers(st sandbox.State) {
+	for _, p := range []string{st.Control, st.Attach} {
+		if p != "" {
+			_ = os.Remove(p)
+		}
+	}
+	if strings.HasPrefix(st.Cgroup, "/") {
+		_ = os.Remove(st.Cgroup)
 	}
 }
 

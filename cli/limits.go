@@ -66,11 +66,7 @@ func limitsFrom(e *config.Effective) (cgroup.Limits, cgroup.Manager, error) {
 
 // cgroupPlan decides the sandbox's cgroup; it refuses limits that cannot
 // be enforced.
-func cgroupPlan(e *config.Effective, h hostInfo, name string, args []string) (*sandbox.CgroupPlan, []string, error) {
-	l, mgr, err := limitsFrom(e)
-	if err != nil {
-		return nil, nil, err
-	}
+func cgroupPlan(l cgroup.Limits, mgr cgroup.Manager, h hostInfo, name string, args []string) (*sandbox.CgroupPlan, []string, error) {
 	env := cgroup.SystemEnv(h.Caller.Name)
 	cgroup.SweepLeaves(env)
 	d, err := cgroup.Plan(mgr, l, env)

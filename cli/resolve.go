@@ -42,16 +42,16 @@ type request struct {
 	Publish, DNS []string
 	AllowLo      bool
 	// Etc are generated /etc files (resolv.conf, hosts, hostname).
-	Etc       map[string]string
+	Etc       map[string]string `json:"-"`
 	CowDriver string
-	Layer     func(key, lower, target string) (upper, work, stage string, err error)
-	EnvPass   []string // names, or PREFIX*
-	EnvSet    []string // NAME=VALUE
+	Layer     func(key, lower, target string) (upper, work, stage string, err error) `json:"-"`
+	EnvPass   []string                                                               // names, or PREFIX*
+	EnvSet    []string                                                               // NAME=VALUE
 	EnvAll    bool
 	// TTY is auto, always or never.
 	TTY         string
-	PreserveFDs int
-	Debug       bool
+	PreserveFDs int  `json:"-"`
+	Debug       bool `json:"-"`
 }
 
 // what names a request's value in a message.
@@ -330,14 +330,9 @@ func parseUser(s, what string, plan userns.Plan) (uint32, uint32, error) {
 	if s == "" {
 		return 0, 0, nil
 	}
-	us, gs, hasG := strings.Cut(s, ":")
-	if !hasG {
-		gs = us
-	}
-	uid, err1 := strconv.ParseUint(us, 10, 32)
-	gid, err2 := strconv.ParseUint(gs, 10, 32)
-	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("--user %q: want numeric UID[:GID], e.g. --user 1000:1000", s)
+	uid, gid, err := splitUser(s)
+	if err != nil {
+		return 0, 0, err
 	}
 	if !userns.Contains(plan.UIDs, uint32(uid)) {
 		return 0, 0, fmt.Errorf("%s: uid %d is not mapped in the sandbox (%s); %s", what, uid, describe(plan.UIDs), mapHint(plan))
@@ -346,6 +341,20 @@ func parseUser(s, what string, plan userns.Plan) (uint32, uint32, error) {
 		return 0, 0, fmt.Errorf("%s: gid %d is not mapped in the sandbox (%s); %s", what, gid, describe(plan.GIDs), mapHint(plan))
 	}
 	return uint32(uid), uint32(gid), nil
+}
+
+// splitUser reads UID[:GID]; the group defaults to the user's number.
+func splitUser(s string) (uid, gid uint32, err error) {
+	us, gs, hasG := strings.Cut(s, ":")
+	if !hasG {
+		gs = us
+	}
+	u, err1 := strconv.ParseUint(us, 10, 32)
+	g, err2 := strconv.ParseUint(gs, 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("--user %q: want numeric UID[:GID], e.g. --user 1000:1000", s)
+	}
+	return uint32(u), uint32(g), nil
 }
 
 func describe(maps []userns.Mapping) string {

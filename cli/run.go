@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/burrow-sandbox/burrow/sandbox"
-	"github.com/burrow-sandbox/burrow/slirp"
-	"github.com/burrow-sandbox/burrow/userns"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -74,7 +72,7 @@ func runFlags(l *runLists) []ucli.Flag {
 		&ucli.Int64Flag{Name: "cpu-weight", Usage: "CPU share `1-10000` (100 by default)"},
 		&ucli.Int64Flag{Name: "io-weight", Usage: "I/O share `1-10000` (100 by default)"},
 		&ucli.StringFlag{Name: "cgroups", Usage: "cgroup manager: `auto`, systemd (a user scope), cgroupfs (your own delegated cgroup), or none"},
-		&ucli.StringFlag{Name: "name", Usage: "keep the sandbox's file system changes under `NAME`: the next run with it continues from them"},
+		&ucli.StringFlag{Name: "name", Usage: "name the sandbox `NAME` and keep it (its file system changes, configuration and status) after it ends: burrow start, diff and rm take the name; a run with the name of a stopped sandbox continues from its file system"},
 		&ucli.StringFlag{Name: "profile", Usage: "apply the profile `FILE|NAME` over the project's (a path, a built-in: default, strict, or ~/.config/burrow/profiles/NAME.toml)"},
 		&ucli.BoolFlag{Name: "no-profile", Usage: "ignore the project's burrow.toml"},
 		&ucli.BoolFlag{Name: "trust", Usage: "run even if the project profile asks for more than your config allows and is not trusted (for CI; also BURROW_TRUST=1)"},
@@ -94,7 +92,8 @@ project read-write: the directory of the nearest burrow.toml, else the current
 directory (not when it is /, the home, or holds the home). By default only PATH,
 TERM, COLORTERM, LANG, LC_*, TZ and NO_COLOR come from the caller's environment.
 Profiles (burrow.toml, ~/.config/burrow/config.toml) set every option too.` + runExamples,
-		Flags:        runFlags(&lists),
+		Flags: append(runFlags(&lists),
+			&ucli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background: print the sandbox's name once the command runs (see burrow ps, logs, exec, stop)"}),
 		OnUsageError: usageError,
 		Action:       func(c *ucli.Context) error { return runAction(c, c.Args().Slice(), &lists) },
 	}
@@ -124,94 +123,39 @@ func runAction(c *ucli.Context, args []string, lists *runLists) error {
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
-	l, err := effective(c, host, lists)
+	l, err := newLaunch(c, host, args, lists)
 	if err != nil {
 		return ucli.Exit(err.Error(), sandbox.CodeSetup)
 	}
-	if err := l.checkTrust(c.Bool("trust") || os.Getenv("BURROW_TRUST") == "1"); err != nil {
-		return ucli.Exit(err.Error(), sandbox.CodeSetup)
-	}
-	for _, f := range l.files {
-		log.Debug("profile", "stage", "parent", "file", f)
-	}
-	req := requestFrom(l, args)
-	req.PreserveFDs = c.Int("preserve-fds")
-	req.Debug = debugOn(c)
-	if req.Image != "" {
-		if req.Rootfs != "" {
-			return ucli.Exit("--image and --rootfs exclude each other", sandbox.CodeSetup)
-		}
-		if req.Rootfs, err = imageRootfs(host, req.Image); err != nil {
-			return ucli.Exit(err.Error(), sandbox.CodeSetup)
-		}
-		req.Labels["rootfs"] = "--image " + req.Image
-	}
 	name := c.String("name")
+	if c.Bool("detach") {
+		return detach(c, l, host, name)
+	}
 	var sb *sandbox.Sandbox
-	if name != "" || req.Root == "cow" || req.ProjectMode == "cow" || req.Rootfs != "" {
+	if l.needsState(name) {
 		sweep(host, log)
 		if sb, err = storeFor(host).Open(name); err != nil {
 			return ucli.Exit(err.Error(), sandbox.CodeSetup)
 		}
 		defer func() { finishState(sb, host, log) }()
-		req.Layer = sb.Layer
+		if sb.State.Named {
+			if err := saveLaunch(sb.Dir, l); err != nil {
+				return ucli.Exit(err.Error(), sandbox.CodeSetup)
+			}
+		}
 	}
 	var debugOut io.Writer = io.Discard
-	if req.Debug {
+	if l.Req.Debug {
 		debugOut = c.App.ErrWriter
 	}
-	nw, err := prepareNetwork(req, debugOut)
-	if err != nil {
-		return ucli.Exit(err.Error(), sandbox.CodeSetup)
-	}
-	defer nw.cleanup()
-	req.Etc = nw.etc
-	spec, plan, notes, err := resolve(req, host, userns.System)
-	if err != nil {
-		return ucli.Exit(err.Error(), sandbox.CodeSetup)
-	}
-	spec.HostNet = nw.mode == slirp.Host
-	log.Debug("network", "stage", "parent", "mode", string(nw.mode), "ports", strings.Join(req.Publish, " "))
-	var probed func(string)
-	if sb != nil {
-		spec.ProbeDir = sb.Dir
-		// Keyed by the state directory: its file system decides.
-		key := storeFor(host).Dir
-		if spec.NativeProbe = cachedProbe(key); spec.NativeProbe == "" {
-			probed = func(r string) { saveProbe(key, r) }
-		}
-		st := &sb.State
-		st.Project, st.ProjectMode, st.Root, st.Rootfs, st.Image = req.Project, req.ProjectMode, req.Root, req.Rootfs, req.Image
-		if err := sb.Save(); err != nil {
-			return ucli.Exit("sandbox state: "+err.Error(), sandbox.CodeSetup)
-		}
-	}
-	scopeName := name
-	if sb != nil {
-		scopeName = sb.State.Name
-	}
-	if scopeName == "" {
-		scopeName = fmt.Sprintf("run-%d", os.Getpid())
-	}
-	cg, cgNotes, err := cgroupPlan(l.eff, host, scopeName, spec.Args)
-	if err != nil {
-		return ucli.Exit(err.Error(), sandbox.CodeSetup)
-	}
-	spec.CgroupNS = cg != nil
-	for _, n := range append(notes, cgNotes...) {
-		log.Debug(n, "stage", "parent")
-	}
 	var preserve []*os.File
-	for i := 0; i < spec.PreserveFDs; i++ {
+	for i := 0; i < l.Req.PreserveFDs; i++ {
 		preserve = append(preserve, os.NewFile(uintptr(3+i), fmt.Sprintf("fd%d", 3+i)))
 	}
-	code, err := sandbox.Run(spec, sandbox.Options{
-		Plan: plan, Log: log, Preserve: preserve, ProcSys: "/proc/sys",
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Notice:  func(s string) { fmt.Fprintf(c.App.ErrWriter, "burrow: notice: %s\n", s) },
-		Probed:  probed,
-		Network: nw.options,
-		Cgroup:  cg,
+	code, err := execute(l, host, sb, runIO{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, preserve: preserve,
+		log: log, debug: debugOut,
+		notice: func(s string) { fmt.Fprintf(c.App.ErrWriter, "burrow: notice: %s\n", s) },
 	})
 	if err != nil {
 		return ucli.Exit(oneLine(err.Error()), code)
