@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -210,6 +211,7 @@ func runScripts(t *testing.T, dir string, vars map[string]string) {
 			"netdrivers": cmdNetDrivers,
 			"gone":       cmdGone,
 			"freeport":   cmdFreePort,
+			"sandboxpid": cmdSandboxPid,
 		},
 	})
 }
@@ -432,15 +434,19 @@ func cmdMkEvil(ts *testscript.TestScript, neg bool, args []string) {
 // pid of its init on their command line; store them in $DRIVER_PIDS.
 func cmdNetDrivers(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: netdrivers NAME")
+		ts.Fatalf("usage: netdrivers NAME|INITPID")
 	}
-	parent := getProc(ts, args[0]).cmd.Process.Pid
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var inits []string
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
-		for _, t := range tasks {
-			b, _ := os.ReadFile(t)
-			inits = append(inits, strings.Fields(string(b))...)
+		if _, err := strconv.Atoi(args[0]); err == nil {
+			inits = []string{args[0]} // a detached sandbox's pid 1
+		} else {
+			parent := getProc(ts, args[0]).cmd.Process.Pid
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
+			for _, t := range tasks {
+				b, _ := os.ReadFile(t)
+				inits = append(inits, strings.Fields(string(b))...)
+			}
 		}
 		var found []string
 		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
@@ -505,4 +511,28 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// sandboxpid VAR NAME: set VAR to the host pid of the sandbox NAME's
+// pid 1 and KEEPER_PID to its keeper's, from burrow inspect.
+func cmdSandboxPid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sandboxpid VAR NAME")
+	}
+	cmd := exec.Command(filepath.Join(ts.Getenv("BURROW_BIN"), "burrow"), "inspect", args[1])
+	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "PATH="+ts.Getenv("PATH"))
+	out, err := cmd.Output()
+	ts.Check(err)
+	var v []struct {
+		State struct {
+			Pid    int `json:"pid"`
+			Keeper int `json:"keeper_pid"`
+		} `json:"state"`
+	}
+	ts.Check(json.Unmarshal(out, &v))
+	if len(v) != 1 || v[0].State.Pid == 0 {
+		ts.Fatalf("sandbox %s has no pid: %s", args[1], out)
+	}
+	ts.Setenv(args[0], strconv.Itoa(v[0].State.Pid))
+	ts.Setenv("KEEPER_PID", strconv.Itoa(v[0].State.Keeper))
 }

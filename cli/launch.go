@@ -169,7 +169,13 @@ func execute(l *launch, h hostInfo, sb *sandbox.Sandbox, rio runIO) (int, error)
 		st.Command, st.TTY, st.Detached, st.Attach = spec.Args, spec.TTY, rio.detached, rio.attach
 		st.Status, st.Pid, st.Keeper, st.ExitCode, st.Error = sandbox.Created, 0, os.Getpid(), nil, ""
 		st.Started, st.Finished, st.Cgroup = time.Time{}, time.Time{}, ""
-		st.Network, st.Ports, st.Mounts = string(nw.mode), req.Publish, spec.Mounts
+		st.Network, st.Ports, st.Mounts = string(nw.mode), nil, spec.Mounts
+		if nw.options != nil {
+			for _, p := range nw.options.Ports {
+				// docker's notation: HOSTIP:HOSTPORT->PORT/PROTO
+				st.Ports = append(st.Ports, fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.HostPort, p.Port, p.Proto))
+			}
+		}
 		if control, st.Control, err = listenControl(sb.Dir, ".ctl"); err != nil {
 			return sandbox.CodeSetup, err
 		}
