@@ -23,4 +23,11 @@
 // Parent and init talk over a SOCK_SEQPACKET socket pair, one JSON message a
 // packet. Under --debug, init sends its slog records through a pipe and the
 // parent prints them with the stage's name.
+//
+// A sandbox with state also gets a control socket: the parent binds it in
+// the caller's runtime directory and hands the listening fd to init
+// ("control", after the spec). Once the command runs, init accepts
+// connections on it: "exec" (Exec, the client's stdio by SCM_RIGHTS) makes
+// pid 1 fork another process in the sandbox; "kill" signals the command, or
+// with All every process. See protocol.go for the messages.
 package sandbox
