@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/burrow-sandbox/burrow/slirp"
+	"golang.org/x/sys/unix"
 )
 
 // network is a run's resolved networking.
@@ -72,9 +74,10 @@ func prepareNetwork(req request, debug io.Writer) (*network, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepNetDirs(rt)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	n.dir = filepath.Join(rt, "net-"+hex.EncodeToString(b))
+	n.dir = filepath.Join(rt, fmt.Sprintf("net-%d-%s", os.Getpid(), hex.EncodeToString(b)))
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("network state: %w", err)
 	}
@@ -105,4 +108,16 @@ func bareNet(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// sweepNetDirs removes the network directories of burrows that are gone
+// (killed before their clean-up ran): each is named net-PID-RANDOM.
+func sweepNetDirs(rt string) {
+	dirs, _ := filepath.Glob(filepath.Join(rt, "net-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(d), "net-"), "-", 2)[0])
+		if err != nil || unix.Kill(pid, 0) == unix.ESRCH {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
