@@ -15,11 +15,12 @@ import (
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/burrow-sandbox/burrow/"
 	allowed := map[string][]string{
-		"cli":         {"sandbox", "userns", "config", "slirp", "cgroup", "logfile"},
+		"cli":         {"sandbox", "userns", "config", "slirp", "cgroup", "logfile", "seccomp"},
 		"logfile":     {},
+		"seccomp":     {},
 		"cgroup":      {},
 		"slirp":       {},
-		"sandbox":     {"userns", "fuseoverlay", "slirp", "cgroup", "image"},
+		"sandbox":     {"userns", "fuseoverlay", "slirp", "cgroup", "image", "seccomp"},
 		"image":       {},
 		"fuseoverlay": {},
 		"userns":      {},

@@ -1,0 +1,213 @@
+package seccomp
+
+import (
+	"fmt"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// Program is a compiled filter.
+type Program []unix.SockFilter
+
+// Arch is an architecture burrow builds filters for.
+type Arch struct {
+	Name  string // GOARCH
+	Audit uint32 // AUDIT_ARCH_ value in seccomp_data.arch
+	// X32Bit, if non-zero, marks the numbers of a second ABI sharing the
+	// audit value (x32 on x86_64): such calls are refused.
+	X32Bit   uint32
+	Syscalls map[string]uint32
+}
+
+// Arches are the architectures with system call tables.
+var Arches = map[string]Arch{
+	"amd64": {Name: "amd64", Audit: unix.AUDIT_ARCH_X86_64, X32Bit: 0x40000000, Syscalls: syscallsAmd64},
+	"arm64": {Name: "arm64", Audit: unix.AUDIT_ARCH_AARCH64, Syscalls: syscallsArm64},
+}
+
+// Offsets in struct seccomp_data; both architectures are little-endian,
+// so an argument's low word comes first.
+const (
+	offNr   = 0
+	offArch = 4
+	offArgs = 16
+)
+
+// Classic BPF opcodes (linux/filter.h).
+const (
+	ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	jgt   = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
+	jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	and   = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
+	ret   = unix.BPF_RET | unix.BPF_K
+)
+
+// maxInsns is BPF_MAXINSNS, the kernel's limit for one program.
+const maxInsns = 4096
+
+// insn is an instruction whose jumps may name labels ("" is the next
+// instruction).
+type insn struct {
+	code     uint16
+	k        uint32
+	jt, jf   string
+	label    string // this instruction's own label
+	isTarget bool
+}
+
+type asm struct {
+	code   []insn
+	labels int
+}
+
+func (a *asm) emit(code uint16, k uint32, jt, jf string) {
+	a.code = append(a.code, insn{code: code, k: k, jt: jt, jf: jf})
+}
+
+func (a *asm) newLabel() string {
+	a.labels++
+	return fmt.Sprintf("L%d", a.labels)
+}
+
+// mark puts label on the next instruction emitted.
+func (a *asm) mark(label string) {
+	a.code = append(a.code, insn{label: label, isTarget: true})
+}
+
+// assemble resolves labels: every jump is forward, and a classic BPF jump
+// reaches at most 255 instructions, which the blocks here never exceed.
+func (a *asm) assemble() (Program, error) {
+	pos := map[string]int{}
+	var out []insn
+	pending := []string{}
+	for _, in := range a.code {
+		if in.isTarget {
+			pending = append(pending, in.label)
+			continue
+		}
+		for _, l := range pending {
+			pos[l] = len(out)
+		}
+		pending = pending[:0]
+		out = append(out, in)
+	}
+	if len(pending) > 0 {
+		return nil, fmt.Errorf("label %s at the end of the program", pending[0])
+	}
+	if len(out) > maxInsns {
+		return nil, fmt.Errorf("the filter has %d instructions; the kernel takes at most %d", len(out), maxInsns)
+	}
+	prog := make(Program, len(out))
+	for i, in := range out {
+		off := func(l string) (uint8, error) {
+			if l == "" {
+				return 0, nil
+			}
+			d := pos[l] - (i + 1)
+			if d < 0 || d > 255 {
+				return 0, fmt.Errorf("jump of %d instructions", d)
+			}
+			return uint8(d), nil
+		}
+		jt, err1 := off(in.jt)
+		jf, err2 := off(in.jf)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("assemble: %v %v", err1, err2)
+		}
+		prog[i] = unix.SockFilter{Code: in.code, Jt: jt, Jf: jf, K: in.k}
+	}
+	return prog, nil
+}
+
+// Compile builds p for arch. The program checks the architecture (another
+// ABI kills the process), then tries the rules in order.
+func Compile(p Profile, arch Arch) (Program, error) {
+	a := &asm{}
+	archOK := a.newLabel()
+	a.emit(ldAbs, offArch, "", "")
+	a.emit(jeq, arch.Audit, archOK, "")
+	a.emit(ret, uint32(KillProcess), "", "")
+	a.mark(archOK)
+	a.emit(ldAbs, offNr, "", "")
+	if arch.X32Bit != 0 {
+		native := a.newLabel()
+		a.emit(jge, arch.X32Bit, "", native)
+		a.emit(ret, uint32(KillProcess), "", "")
+		a.mark(native)
+	}
+	for _, r := range p.Rules {
+		names := slices.Clone(r.Names)
+		slices.Sort(names)
+		for _, name := range slices.Compact(names) {
+			nr, ok := arch.Syscalls[name]
+			if !ok {
+				continue // a call of another architecture
+			}
+			next := a.newLabel()
+			a.emit(jeq, nr, "", next)
+			for _, arg := range r.Args {
+				a.cond(arg, next)
+			}
+			a.emit(ret, uint32(r.Action), "", "")
+			a.mark(next)
+			if len(r.Args) > 0 {
+				a.emit(ldAbs, offNr, "", "") // the conditions loaded args
+			}
+		}
+	}
+	a.emit(ret, uint32(p.Default), "", "")
+	return a.assemble()
+}
+
+// cond emits a test of one 64-bit argument, jumping to fail when it does
+// not hold and falling through when it does.
+func (a *asm) cond(arg Arg, fail string) {
+	lo := uint32(offArgs + 8*arg.Index)
+	hi := lo + 4
+	vlo, vhi := uint32(arg.Value), uint32(arg.Value>>32)
+	pass := a.newLabel()
+	switch arg.Op {
+	case EQ:
+		a.emit(ldAbs, hi, "", "")
+		a.emit(jeq, vhi, "", fail)
+		a.emit(ldAbs, lo, "", "")
+		a.emit(jeq, vlo, "", fail)
+	case MaskedEQ:
+		mlo, mhi := uint32(arg.ValueTwo), uint32(arg.ValueTwo>>32)
+		a.emit(ldAbs, hi, "", "")
+		a.emit(and, mhi, "", "")
+		a.emit(jeq, vhi&mhi, "", fail)
+		a.emit(ldAbs, lo, "", "")
+		a.emit(and, mlo, "", "")
+		a.emit(jeq, vlo&mlo, "", fail)
+	case NE:
+		a.emit(ldAbs, hi, "", "")
+		a.emit(jeq, vhi, "", pass)
+		a.emit(ldAbs, lo, "", "")
+		a.emit(jeq, vlo, fail, "")
+	case GT, GE:
+		last := uint16(jgt)
+		if arg.Op == GE {
+			last = jge
+		}
+		a.emit(ldAbs, hi, "", "")
+		a.emit(jgt, vhi, pass, "")
+		a.emit(jeq, vhi, "", fail)
+		a.emit(ldAbs, lo, "", "")
+		a.emit(last, vlo, "", fail)
+	case LT, LE:
+		// A < V is not A >= V; A <= V is not A > V.
+		last := uint16(jge)
+		if arg.Op == LE {
+			last = jgt
+		}
+		a.emit(ldAbs, hi, "", "")
+		a.emit(jgt, vhi, fail, "")
+		a.emit(jeq, vhi, "", pass)
+		a.emit(ldAbs, lo, "", "")
+		a.emit(last, vlo, fail, "")
+	}
+	a.mark(pass)
+}
