@@ -188,7 +188,7 @@ func (c *controller) fork(path string, p process, files []uintptr) (int, chan in
 				return
 			}
 		}
-		pid, err := forkCommand(path, p, files)
+		pid, err := forkCommand(path, p, files, c.spec)
 		r <- result{pid, err}
 	}()
 	res := <-r

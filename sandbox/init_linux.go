@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/burrow-sandbox/burrow/fuseoverlay"
+	"github.com/burrow-sandbox/burrow/seccomp"
 	"github.com/burrow-sandbox/burrow/slirp"
 	"golang.org/x/sys/unix"
 )
@@ -36,6 +38,14 @@ func initMain() int {
 		return CodeSetup
 	}
 	if err := send(fdSock, message{Type: msgReady}); err != nil {
+		return CodeSetup
+	}
+	// Nothing in the sandbox may read pid 1's memory or open its fds or
+	// its executable through /proc/1 (a way to overwrite burrow's binary:
+	// runc's CVE-2019-5736, and to reach the control sockets): a process
+	// that is not dumpable can be inspected only with CAP_SYS_PTRACE,
+	// which the command does not get by default.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return CodeSetup
 	}
 	m, err := expect(fdSock, msgSpec)
@@ -187,23 +197,40 @@ func removeAll(paths []string) (int, *InitError) {
 	return 0, nil
 }
 
-// start runs the command. The thread that forks carries no_new_privs, so
-// the goroutine stays locked to it: prctl acts on one thread only. cgns is
-// an fd of the command's cgroup namespace (-1 without one of its own),
-// which burrow exec's processes join.
+// start runs the command from a thread of its own, which makes the
+// command's cgroup namespace, cuts its capabilities and installs its
+// filter: none of that may touch pid 1's other threads. The goroutine
+// ends locked to the thread, so the runtime retires the thread instead of
+// running other code on it. cgns is an fd of the command's cgroup
+// namespace (-1 without one of its own), which burrow exec's processes
+// join.
 func start(path string, spec *Spec, files []uintptr) (pid, cgns int, err error) {
-	runtime.LockOSThread()
-	cgns = -1
-	if spec.CgroupNS {
-		if err := cgroupNS(); err != nil {
-			return 0, -1, err
-		}
-		if cgns, err = unix.Open("/proc/thread-self/ns/cgroup", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-			return 0, -1, fmt.Errorf("cgroup namespace: %w", err)
-		}
+	type result struct {
+		pid, cgns int
+		err       error
 	}
-	pid, err = forkCommand(path, process{args: spec.Args, env: spec.Env, dir: spec.Dir, uid: spec.UID, gid: spec.GID, setGroups: spec.SetGroups, tty: spec.TTY}, files)
-	return pid, cgns, err
+	r := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		cgns := -1
+		if spec.CgroupNS {
+			if err := cgroupNS(); err != nil {
+				r <- result{0, -1, err}
+				return
+			}
+			fd, err := unix.Open("/proc/thread-self/ns/cgroup", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				r <- result{0, -1, fmt.Errorf("cgroup namespace: %w", err)}
+				return
+			}
+			cgns = fd
+		}
+		p := process{args: spec.Args, env: spec.Env, dir: spec.Dir, uid: spec.UID, gid: spec.GID, setGroups: spec.SetGroups, tty: spec.TTY}
+		pid, err := forkCommand(path, p, files, spec)
+		r <- result{pid, cgns, err}
+	}()
+	res := <-r
+	return res.pid, res.cgns, res.err
 }
 
 // process is what forkCommand starts: the command, or one of burrow exec.
@@ -215,17 +242,64 @@ type process struct {
 	tty       bool
 }
 
-// forkCommand sets no_new_privs on the calling (locked) thread, which the
-// child inherits, and forks p in a session of its own.
-func forkCommand(path string, p process, files []uintptr) (int, error) {
+// forkCommand confines the calling (locked, throw-away) thread the way the
+// command must be confined, then forks p in a session of its own; the
+// child inherits all of it. In this order: no_new_privs (so that no
+// setuid binary or file capability undoes the rest, and so that an
+// unprivileged filter may be installed), the capability bounding set
+// (dropping needs CAP_SETPCAP, which the filter must not be able to take
+// away first), then the filter, as late as possible.
+func forkCommand(path string, p process, files []uintptr, spec *Spec) (int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return 0, fmt.Errorf("set no_new_privs: %w", err)
+	}
+	if err := boundCaps(spec.Caps); err != nil {
+		return 0, err
+	}
+	if err := seccomp.Install(spec.Seccomp); err != nil {
+		return 0, err
 	}
 	sys := &syscall.SysProcAttr{Setsid: true, Setctty: p.tty, Ctty: 0}
 	if p.uid != 0 || p.gid != 0 || p.setGroups {
 		sys.Credential = &syscall.Credential{Uid: p.uid, Gid: p.gid, Groups: []uint32{}, NoSetGroups: !p.setGroups}
 	}
 	return syscall.ForkExec(path, p.args, &syscall.ProcAttr{Dir: p.dir, Env: p.env, Files: files, Sys: sys})
+}
+
+// boundCaps cuts the thread's bounding set to keep, and empties its
+// inheritable and ambient sets. A process that execs as uid 0 gets its
+// bounding set as its permitted and effective sets (no file capabilities:
+// root's are all-ones, masked by the bounding set); any other uid gets
+// nothing, since inheritable and ambient are empty and no_new_privs
+// ignores file capabilities.
+func boundCaps(keep CapSet) error {
+	last := len(capNames) - 1
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if c < 64 && keep&(1<<c) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
 }
 
 // cgroupNS gives the command a cgroup namespace rooted at the sandbox's

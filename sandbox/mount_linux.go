@@ -188,6 +188,12 @@ func attach(root int, op Op, clone int, uid, gid uint32) error {
 		}
 		return &MountError{op, step, err}
 	}
+	if op.Kind == Mask || op.Kind == Protect {
+		if err := hide(root, op); err != nil {
+			return fail("hide", err)
+		}
+		return nil
+	}
 	if op.Kind == Symlink {
 		dir, err := mkdirAll(root, path.Dir(op.Target))
 		if err != nil {
@@ -340,4 +346,95 @@ func pivot(root int) error {
 		return fmt.Errorf("detach old root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// hide masks or protects a kernel path of the new root, then checks that
+// what now sits there is what should: runc's masked paths could be
+// redirected by swapping /dev/null for a symlink (CVE-2025-31133), so the
+// /dev/null bound here is the host's, checked on the very mount that is
+// attached, and the target is opened without following symlinks. A path
+// this kernel lacks is skipped.
+func hide(root int, op Op) error {
+	target, err := openIn(root, op.Target, unix.O_PATH|unix.O_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return &skipError{err}
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil {
+		return err
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	const locked = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC
+	var mnt int
+	switch {
+	case op.Kind == Protect:
+		mnt, err = unix.OpenTree(target, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+		if err == nil {
+			ma := unix.MountAttr{Attr_set: locked | unix.MOUNT_ATTR_NODEV}
+			err = unix.MountSetattr(mnt, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &ma)
+		}
+	case isDir:
+		mnt, err = newFS("tmpfs", map[string]string{"mode": "0555"}, locked|unix.MOUNT_ATTR_NODEV)
+	default:
+		mnt, err = unix.OpenTree(unix.AT_FDCWD, "/dev/null", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err == nil {
+			if err = isDevNull(mnt); err == nil {
+				ma := unix.MountAttr{Attr_set: locked}
+				err = unix.MountSetattr(mnt, "", unix.AT_EMPTY_PATH, &ma)
+			}
+		}
+	}
+	if err != nil {
+		if mnt > 0 {
+			unix.Close(mnt)
+		}
+		return err
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return err
+	}
+	return checkHidden(root, op, isDir)
+}
+
+// checkHidden opens the path again and checks what is mounted there.
+func checkHidden(root int, op Op, isDir bool) error {
+	fd, err := openIn(root, op.Target, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	defer unix.Close(fd)
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	switch {
+	case op.Kind == Protect:
+		if sfs.Flags&unix.ST_RDONLY == 0 {
+			return errors.New("check: still writable after the read-only bind")
+		}
+	case isDir:
+		if sfs.Type != unix.TMPFS_MAGIC || sfs.Flags&unix.ST_RDONLY == 0 {
+			return errors.New("check: not covered by an empty read-only tmpfs")
+		}
+	default:
+		return isDevNull(fd)
+	}
+	return nil
+}
+
+// isDevNull checks that fd is the character device 1:3.
+func isDevNull(fd int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return fmt.Errorf("the mask is not /dev/null (mode %o, device %d:%d)", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	return nil
 }

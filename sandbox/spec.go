@@ -1,6 +1,9 @@
 package sandbox
 
-import "github.com/burrow-sandbox/burrow/slirp"
+import (
+	"github.com/burrow-sandbox/burrow/seccomp"
+	"github.com/burrow-sandbox/burrow/slirp"
+)
 
 // Spec is everything init needs, resolved on the host side: init never
 // parses flags or reads the caller's environment.
@@ -45,6 +48,11 @@ type Spec struct {
 	// namespace rooted there and its cgroup tree on /sys/fs/cgroup.
 	CgroupNS bool `json:"cgroupns,omitempty"`
 	HostNet  bool `json:"host_net,omitempty"`
+	// Caps bounds the command's capabilities: uid 0 inside keeps these,
+	// any other user has none. Seccomp is its system call filter (empty:
+	// none). Both apply to exec'd processes too.
+	Caps    CapSet          `json:"caps"`
+	Seccomp seccomp.Program `json:"seccomp,omitempty"`
 	// Control: a control socket follows the spec; init serves exec,
 	// stop and kill on it while the command runs.
 	Control bool `json:"control,omitempty"`

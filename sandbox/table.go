@@ -22,7 +22,21 @@ const (
 	Devpts  Kind = "devpts"  // a new devpts instance
 	Symlink Kind = "symlink" // a symbolic link, Source is its text
 	Overlay Kind = "overlay" // copy-on-write: Source is the lower, Upper and Work the layer
+	Mask    Kind = "mask"    // hide a kernel file (/dev/null over it) or directory (an empty read-only tmpfs)
+	Protect Kind = "protect" // make a kernel path read-only (a read-only bind onto itself)
 )
+
+// MaskedPaths are kernel interfaces a sandbox has no use for and should
+// not read: podman's and Docker's list (runc's maskedPaths). Paths this
+// kernel lacks are skipped.
+var MaskedPaths = []string{"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
+	"/sys/devices/virtual/powercap", "/sys/firmware"}
+
+// ProtectedPaths are kernel paths that stay readable but not writable
+// (runc's readonlyPaths): sysctls, the magic SysRq trigger, IRQ and bus
+// settings.
+var ProtectedPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
 // Op is one step of the mount table: bubblewrap's SetupOp, runc's
 // configs.Mount. Target is an absolute path inside the sandbox.
@@ -157,8 +171,14 @@ func Table(l Layout) ([]Op, error) {
 	ops = append(ops,
 		Op{Kind: Proc, Target: "/proc"},
 		Op{Kind: Sysfs, Target: "/sys", ReadOnly: true},
-		Op{Kind: Tmpfs, Target: "/dev", Mode: "0755"},
 	)
+	for _, p := range MaskedPaths {
+		ops = append(ops, Op{Kind: Mask, Target: p, Optional: true})
+	}
+	for _, p := range ProtectedPaths {
+		ops = append(ops, Op{Kind: Protect, Target: p, ReadOnly: true, Optional: true})
+	}
+	ops = append(ops, Op{Kind: Tmpfs, Target: "/dev", Mode: "0755"})
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
 		ops = append(ops, Op{Kind: Bind, Source: "/dev/" + d, Target: "/dev/" + d, Dev: true})
 	}

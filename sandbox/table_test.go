@@ -43,6 +43,23 @@ symlink usr/lib on /lib
 bind /etc on /etc (ro)
 proc /proc
 sysfs /sys (ro)
+mask /proc/acpi
+mask /proc/asound
+mask /proc/interrupts
+mask /proc/kcore
+mask /proc/keys
+mask /proc/latency_stats
+mask /proc/sched_debug
+mask /proc/scsi
+mask /proc/timer_list
+mask /proc/timer_stats
+mask /sys/devices/virtual/powercap
+mask /sys/firmware
+protect /proc/bus (ro)
+protect /proc/fs (ro)
+protect /proc/irq (ro)
+protect /proc/sys (ro)
+protect /proc/sysrq-trigger (ro)
 tmpfs /dev
 `
 	if !strings.HasPrefix(got, want) {
@@ -166,5 +183,33 @@ func TestBuildEnv(t *testing.T) {
 	}
 	if _, err := BuildEnv(nil, EnvOptions{Set: []string{"=x"}}); err == nil {
 		t.Fatal("--env =x accepted")
+	}
+}
+
+func TestCaps(t *testing.T) {
+	for _, c := range []struct {
+		add, drop []string
+		want      string
+	}{
+		{nil, nil, "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_SETFCAP"},
+		{[]string{"net_raw"}, []string{"CAP_CHOWN", "kill"}, "CAP_DAC_OVERRIDE CAP_FOWNER CAP_FSETID CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_SYS_CHROOT CAP_SETFCAP"},
+		{[]string{"SYS_PTRACE"}, []string{"all"}, "CAP_SYS_PTRACE"},
+		{nil, []string{"ALL"}, ""},
+		{[]string{"chown"}, []string{"chown"}, "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_SETFCAP"},
+	} {
+		s, err := Caps(c.add, c.drop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(s.Names(), " "); got != c.want {
+			t.Errorf("add %v drop %v: %s, want %s", c.add, c.drop, got, c.want)
+		}
+	}
+	all, _ := Caps([]string{"all"}, nil)
+	if len(all.Names()) != 41 {
+		t.Errorf("all: %d capabilities", len(all.Names()))
+	}
+	if _, err := Caps([]string{"SYS_NOPE"}, nil); err == nil || !strings.Contains(err.Error(), `--cap-add: capability "SYS_NOPE": unknown`) {
+		t.Errorf("unknown capability: %v", err)
 	}
 }
