@@ -26,7 +26,8 @@ import (
 // "burrow" in $PATH, and sandbox stages re-execute it under that name.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"burrow": func() { os.Exit(cli.Main(os.Args)) },
+		"burrow":      func() { os.Exit(cli.Main(os.Args)) },
+		"burrowprobe": func() { os.Exit(probeMain()) },
 	})
 }
 
@@ -201,17 +202,18 @@ func runScripts(t *testing.T, dir string, vars map[string]string) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"start":      cmdStart,
-			"signal":     cmdSignal,
-			"await":      cmdAwait,
-			"waitfile":   cmdWaitfile,
-			"nosurvivor": cmdNoSurvivor,
-			"mkbusybox":  cmdMkBusybox,
-			"mkevil":     cmdMkEvil,
-			"netdrivers": cmdNetDrivers,
-			"gone":       cmdGone,
-			"freeport":   cmdFreePort,
-			"sandboxpid": cmdSandboxPid,
+			"start":          cmdStart,
+			"signal":         cmdSignal,
+			"await":          cmdAwait,
+			"waitfile":       cmdWaitfile,
+			"nosurvivor":     cmdNoSurvivor,
+			"mkbusybox":      cmdMkBusybox,
+			"mkevil":         cmdMkEvil,
+			"netdrivers":     cmdNetDrivers,
+			"gone":           cmdGone,
+			"freeport":       cmdFreePort,
+			"sandboxpid":     cmdSandboxPid,
+			"abstractlisten": cmdAbstractListen,
 		},
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/burrow-sandbox/burrow/cgroup"
+	"github.com/burrow-sandbox/burrow/sandbox"
+	"github.com/burrow-sandbox/burrow/seccomp"
 	"github.com/burrow-sandbox/burrow/userns"
 	ucli "github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -42,9 +44,19 @@ type infoReport struct {
 		Reason      string `json:"reason,omitempty"`
 		Controllers string `json:"controllers"`
 	} `json:"cgroups"`
-	Network   map[string]string `json:"network"`
-	Seccomp   bool              `json:"seccomp"`
-	Landlock  int               `json:"landlock_abi"`
+	Network map[string]string `json:"network"`
+	Seccomp bool              `json:"seccomp"`
+	// Protections are what a sandbox's command gets by default.
+	Protections struct {
+		Seccomp      string   `json:"seccomp"`
+		Instructions int      `json:"seccomp_instructions"`
+		Caps         []string `json:"capabilities"`
+		NoNewPrivs   bool     `json:"no_new_privs"`
+		Masked       []string `json:"masked_paths"`
+		ReadOnly     []string `json:"read_only_paths"`
+		NestedUserns bool     `json:"nested_userns"`
+	} `json:"protections"`
+	Landlock  int `json:"landlock_abi"`
 	Sandboxes struct {
 		Running []string `json:"running"`
 		Stopped []string `json:"stopped"`
@@ -118,6 +130,15 @@ func gatherInfo(h hostInfo) infoReport {
 	if abi, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, 1); errno == 0 {
 		r.Landlock = int(abi)
 	}
+	pr := &r.Protections
+	pr.Seccomp, pr.NoNewPrivs, pr.Masked, pr.ReadOnly = "unavailable on "+runtime.GOARCH, true, sandbox.MaskedPaths, sandbox.ProtectedPaths
+	if arch, ok := seccomp.Native(); ok {
+		if prog, err := seccomp.Compile(seccomp.Default(false), arch); err == nil {
+			pr.Seccomp, pr.Instructions = "default (burrow's deny-list, "+arch.Name+")", len(prog)
+		}
+	}
+	caps, _ := sandbox.Caps(nil, nil)
+	pr.Caps = caps.Names()
 	r.Sandboxes.Running, r.Sandboxes.Stopped = []string{}, []string{}
 	for _, n := range store.Names() {
 		if _, _, running, err := store.Load(n); err == nil {
@@ -162,6 +183,11 @@ func writeInfo(w io.Writer, r infoReport) {
 	line("pasta", orNone(r.Network["pasta"]))
 	line("slirp4netns", orNone(r.Network["slirp4netns"]))
 	line("seccomp", fmt.Sprint(r.Seccomp))
+	pr := r.Protections
+	line("protections", fmt.Sprintf("seccomp %s, %d instructions; no_new_privs; nested user namespaces refused", pr.Seccomp, pr.Instructions))
+	line("capabilities (uid 0)", strings.Join(pr.Caps, " "))
+	line("masked paths", strings.Join(pr.Masked, " "))
+	line("read-only paths", strings.Join(pr.ReadOnly, " "))
 	line("landlock ABI", fmt.Sprint(r.Landlock))
 	line("sandboxes", fmt.Sprintf("%d running, %d stopped", len(r.Sandboxes.Running), len(r.Sandboxes.Stopped)))
 	line("images", fmt.Sprint(len(r.Images)))

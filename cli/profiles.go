@@ -161,13 +161,36 @@ func flagLayer(c *ucli.Context, lists *runLists, cwd string) (config.Layer, erro
 		v := true
 		p.Network.AllowHostLoopback, origin["network.allow_host_loopback"] = &v, "--allow-host-loopback"
 	}
-	for _, pub := range lists.publish {
-		origin[fmt.Sprintf("network.publish.%d", len(p.Network.Publish))] = "--publish"
-		p.Network.Publish = append(p.Network.Publish, pub)
+	if c.IsSet("seccomp") {
+		v := c.String("seccomp")
+		if v != "default" && v != "unconfined" {
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(cwd, v)
+			}
+			if fi, err := os.Stat(v); err != nil || fi.IsDir() {
+				return config.Layer{}, fmt.Errorf("--seccomp %q: not a file; want default, unconfined, or a profile in the OCI/Docker JSON format", c.String("seccomp"))
+			}
+		}
+		p.Security.Seccomp, origin["security.seccomp"] = &v, "--seccomp"
 	}
-	for _, d := range lists.dns {
-		origin[fmt.Sprintf("network.dns.%d", len(p.Network.DNS))] = "--dns"
-		p.Network.DNS = append(p.Network.DNS, d)
+	if c.Bool("allow-nested-userns") {
+		v := true
+		p.Security.AllowNestedUserns, origin["security.allow_nested_userns"] = &v, "--allow-nested-userns"
+	}
+	for _, l := range []struct {
+		key, flag string
+		vals      []string
+		dst       *[]string
+	}{
+		{"security.cap_add", "--cap-add", lists.capAdd, &p.Security.CapAdd},
+		{"security.cap_drop", "--cap-drop", lists.capDrop, &p.Security.CapDrop},
+		{"network.publish", "--publish", lists.publish, &p.Network.Publish},
+		{"network.dns", "--dns", lists.dns, &p.Network.DNS},
+	} {
+		for _, v := range l.vals {
+			origin[fmt.Sprintf("%s.%d", l.key, len(*l.dst))] = l.flag
+			*l.dst = append(*l.dst, v)
+		}
 	}
 	if m := p.Project.Mode; m != nil && *m != "rw" && *m != "ro" && *m != "cow" {
 		return config.Layer{}, fmt.Errorf("--project %q: want rw, ro or cow", *m)
@@ -255,12 +278,17 @@ func requestFrom(l *loaded, args []string) request {
 		NetMode:     e.NetMode.V,
 		AllowLo:     e.AllowHostLoopback.V,
 		CowDriver:   e.CowDriver.V,
+		Seccomp:     e.Seccomp.V,
+		NestedUsers: e.AllowNestedUserns.V,
+		CapAdd:      config.Values(e.CapAdd),
+		CapDrop:     config.Values(e.CapDrop),
 		Labels: map[string]string{
 			"map":      label(e.Map, "--map", "sandbox.map"),
 			"user":     label(e.User, "--user", "sandbox.user"),
 			"hostname": label(e.Hostname, "--hostname", "sandbox.hostname"),
 			"workdir":  label(e.Workdir, "--workdir", "sandbox.workdir"),
 			"rootfs":   label(e.Rootfs, "--rootfs", "sandbox.rootfs"),
+			"seccomp":  label(e.Seccomp, "--seccomp", "security.seccomp"),
 		},
 	}
 	for _, s := range e.EnvSet {

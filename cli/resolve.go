@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/burrow-sandbox/burrow/config"
 	"github.com/burrow-sandbox/burrow/sandbox"
+	"github.com/burrow-sandbox/burrow/seccomp"
 	"github.com/burrow-sandbox/burrow/userns"
 	"golang.org/x/sys/unix"
 )
@@ -49,9 +51,15 @@ type request struct {
 	EnvSet    []string                                                               // NAME=VALUE
 	EnvAll    bool
 	// TTY is auto, always or never.
-	TTY         string
-	PreserveFDs int  `json:"-"`
-	Debug       bool `json:"-"`
+	TTY string
+	// Seccomp is default, unconfined or a profile file; NestedUsers lets
+	// the default filter allow user namespaces; CapAdd and CapDrop
+	// change uid 0's capabilities.
+	Seccomp         string
+	NestedUsers     bool
+	CapAdd, CapDrop []string
+	PreserveFDs     int  `json:"-"`
+	Debug           bool `json:"-"`
 }
 
 // what names a request's value in a message.
@@ -276,7 +284,69 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 		}
 	}
 	spec.PreserveFDs = req.PreserveFDs
+	if spec.Caps, err = sandbox.Caps(req.CapAdd, req.CapDrop); err != nil {
+		return nil, plan, nil, err
+	}
+	if spec.Seccomp, err = seccompProgram(req, spec.Caps); err != nil {
+		return nil, plan, nil, err
+	}
+	notes = append(notes, protections(req, spec))
 	return spec, plan, notes, nil
+}
+
+// protections describes what confines the command, for --debug.
+func protections(req request, spec *sandbox.Spec) string {
+	filter := req.Seccomp
+	if filter == "" {
+		filter = "default"
+	}
+	if filter == "default" && req.NestedUsers {
+		filter += "+nested-userns"
+	}
+	caps := strings.Join(spec.Caps.Names(), ",")
+	if caps == "" {
+		caps = "none"
+	}
+	if spec.UID != 0 {
+		caps = "none (uid " + strconv.Itoa(int(spec.UID)) + ")"
+	}
+	return fmt.Sprintf("protections: seccomp=%s (%d instructions) caps=%s no_new_privs=1 pid1-dumpable=0 masked=%d read-only=%d",
+		filter, len(spec.Seccomp), caps, len(sandbox.MaskedPaths), len(sandbox.ProtectedPaths))
+}
+
+// seccompProgram compiles the command's filter for this machine.
+func seccompProgram(req request, caps sandbox.CapSet) (seccomp.Program, error) {
+	what := req.what("seccomp", "--seccomp "+req.Seccomp)
+	arch, ok := seccomp.Native()
+	var p seccomp.Profile
+	switch req.Seccomp {
+	case "unconfined":
+		return nil, nil
+	case "", "default":
+		if !ok {
+			return nil, fmt.Errorf("no system call table for %s: burrow's filter needs x86_64 or aarch64; run with --seccomp=unconfined", runtime.GOARCH)
+		}
+		p = seccomp.Default(req.NestedUsers)
+	default:
+		if !ok {
+			return nil, fmt.Errorf("%s: no system call table for %s", what, runtime.GOARCH)
+		}
+		b, err := os.ReadFile(req.Seccomp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", what, err)
+		}
+		var uts unix.Utsname
+		_ = unix.Uname(&uts)
+		p, err = seccomp.ParseOCI(b, seccomp.Env{Arch: arch.Name, Caps: caps.Names(), Kernel: unix.ByteSliceToString(uts.Release[:])})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", what, err)
+		}
+	}
+	prog, err := seccomp.Compile(p, arch)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", what, err)
+	}
+	return prog, nil
 }
 
 // within reports whether p is dir or below it.

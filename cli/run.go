@@ -31,9 +31,10 @@ func (f *listFlag) String() string     { return "" }
 
 // runLists collect the repeatable flags of run, shell and profile show.
 type runLists struct {
-	mounts       []mountArg
-	envs         []string
-	publish, dns []string
+	mounts          []mountArg
+	envs            []string
+	publish, dns    []string
+	capAdd, capDrop []string
 }
 
 func runFlags(l *runLists) []ucli.Flag {
@@ -65,6 +66,10 @@ func runFlags(l *runLists) []ucli.Flag {
 		&ucli.GenericFlag{Name: "p", Value: &listFlag{&l.publish}, Hidden: true},
 		&ucli.GenericFlag{Name: "dns", Value: &listFlag{&l.dns}, Usage: "nameserver `IP` for the sandbox's resolv.conf (repeatable)"},
 		&ucli.BoolFlag{Name: "allow-host-loopback", Usage: "let the sandbox reach the host's loopback services at 10.0.2.2"},
+		&ucli.StringFlag{Name: "seccomp", Usage: "system call filter: `default` (burrow's deny-list), unconfined (none: weaker), or FILE, a profile in the OCI/Docker JSON format"},
+		&ucli.BoolFlag{Name: "allow-nested-userns", Usage: "let the command create user namespaces (tools that sandbox themselves; weaker)"},
+		&ucli.GenericFlag{Name: "cap-add", Value: &listFlag{&l.capAdd}, Usage: "give uid 0 inside the capability `CAP` too (NET_RAW, SYS_PTRACE, ...; all for every one)"},
+		&ucli.GenericFlag{Name: "cap-drop", Value: &listFlag{&l.capDrop}, Usage: "take the capability `CAP` from uid 0 inside (all for every one)"},
 		&ucli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "hard memory limit `SIZE` (512M, 2G); the kernel kills above it"},
 		&ucli.StringFlag{Name: "memory-high", Usage: "memory `SIZE` above which the sandbox is throttled"},
 		&ucli.Float64Flag{Name: "cpus", Usage: "CPU time `N.N` (1.0 is one CPU)"},

@@ -16,6 +16,7 @@ var (
 	envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
 	userSpec   = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
 	// Checked fully when the sandbox starts; this catches typos early.
+	capName     = regexp.MustCompile(`^(?i)(cap_)?[a-z_]+$`)
 	publishSpec = regexp.MustCompile(`^((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?[0-9]{1,5}:[0-9]{1,5}(/(tcp|udp))?$`)
 	ipAddr      = regexp.MustCompile(`^[0-9a-fA-F:.]+$`)
 	sizeSpec    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([kKmMgGtT](i?[bB])?)?$`)
@@ -125,6 +126,21 @@ func (f *File) check(ctx Context, bad reporter) {
 				bad("sandbox.rootfs", true, "sandbox.rootfs = %q: %s is not a directory; give the directory of an unpacked root file system", *s.Rootfs, r)
 			}
 			*s.Rootfs = r
+		}
+	}
+	if sc := p.Security.Seccomp; sc != nil && *sc != "default" && *sc != "unconfined" {
+		if f, ok := expand("security.seccomp", *sc, dir); ok {
+			if fi, err := os.Stat(f); err != nil || fi.IsDir() {
+				bad("security.seccomp", true, "security.seccomp = %q: %s is not a file; want default, unconfined, or a profile in the OCI/Docker JSON format", *sc, f)
+			}
+			*sc = f
+		}
+	}
+	for k, list := range map[string][]string{"security.cap_add": p.Security.CapAdd, "security.cap_drop": p.Security.CapDrop} {
+		for i, c := range list {
+			if !capName.MatchString(c) {
+				bad(fmt.Sprintf("%s.%d", k, i), true, "%s: %q is not a capability name (e.g. NET_RAW, CAP_SYS_PTRACE, all)", k, c)
+			}
 		}
 	}
 	for i, n := range p.Env.Pass {

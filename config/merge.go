@@ -54,6 +54,9 @@ type Effective struct {
 	EnvPass                                   []Value[string]
 	EnvSet                                    []Value[[2]string]
 	Mounts                                    []Value[Mount]
+	Seccomp                                   Value[string]
+	AllowNestedUserns                         Value[bool]
+	CapAdd, CapDrop                           []Value[string]
 }
 
 // Layer is a profile and the origin of each of its keys.
@@ -89,6 +92,8 @@ func (e *Effective) Clone() *Effective {
 	c.Mounts = slices.Clone(e.Mounts)
 	c.Publish = slices.Clone(e.Publish)
 	c.DNS = slices.Clone(e.DNS)
+	c.CapAdd = slices.Clone(e.CapAdd)
+	c.CapDrop = slices.Clone(e.CapDrop)
 	return &c
 }
 
@@ -165,6 +170,26 @@ func (e *Effective) Apply(l Layer) {
 	for i, m := range p.Mount {
 		e.Mounts = append(e.Mounts, Value[Mount]{m, l.Origin(fmt.Sprintf("mount.%d", i))})
 	}
+	sec := p.Security
+	scalar(&e.Seccomp, sec.Seccomp, "security.seccomp")
+	if v := sec.AllowNestedUserns; v != nil {
+		e.AllowNestedUserns = Value[bool]{*v, l.Origin("security.allow_nested_userns")}
+	}
+	for i, c := range sec.CapAdd {
+		e.CapAdd = append(e.CapAdd, Value[string]{c, l.Origin(fmt.Sprintf("security.cap_add.%d", i))})
+	}
+	for i, c := range sec.CapDrop {
+		e.CapDrop = append(e.CapDrop, Value[string]{c, l.Origin(fmt.Sprintf("security.cap_drop.%d", i))})
+	}
+}
+
+// Values are the plain values of a list.
+func Values(vs []Value[string]) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.V
+	}
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -260,6 +285,21 @@ func Asks(base *Effective, layers []Layer, project, home string) []Ask {
 		}
 		if a := p.Network.AllowHostLoopback; a != nil && *a && !base.AllowHostLoopback.V {
 			asks = append(asks, Ask{"the host's loopback services (network.allow_host_loopback)", l.Origin("network.allow_host_loopback")})
+		}
+		if sc := p.Security.Seccomp; sc != nil && *sc != "default" && *sc != base.Seccomp.V {
+			what := "a system call filter of its own (security.seccomp = " + strconv.Quote(*sc) + ")"
+			if *sc == "unconfined" {
+				what = "no system call filter (security.seccomp = \"unconfined\")"
+			}
+			asks = append(asks, Ask{what, l.Origin("security.seccomp")})
+		}
+		if a := p.Security.AllowNestedUserns; a != nil && *a && !base.AllowNestedUserns.V {
+			asks = append(asks, Ask{"nested user namespaces (security.allow_nested_userns)", l.Origin("security.allow_nested_userns")})
+		}
+		for i, c := range p.Security.CapAdd {
+			if !slices.ContainsFunc(base.CapAdd, func(b Value[string]) bool { return strings.EqualFold(b.V, c) }) {
+				asks = append(asks, Ask{"the capability " + c + " (security.cap_add)", l.Origin(fmt.Sprintf("security.cap_add.%d", i))})
+			}
 		}
 		if m := p.Project.Mode; m != nil && *m == "rw" && base.ProjectMode.V == "ro" {
 			asks = append(asks, Ask{"a writable project (your config makes it read-only)", l.Origin("project.mode")})

@@ -4,14 +4,15 @@ package config
 // so that a layer overrides only what it sets. The desc tags feed the
 // JSON Schema and the key reference (docs/profiles.md).
 type Profile struct {
-	Extends string  `toml:"extends" desc:"Profile this one builds on: a built-in (default, strict), a user profile name (~/.config/burrow/profiles/NAME.toml), or a path relative to this file."`
-	Sandbox Sandbox `toml:"sandbox" desc:"The sandbox itself."`
-	Project Project `toml:"project" desc:"The project directory: the one holding burrow.toml, else the current directory."`
-	Env     Env     `toml:"env" desc:"The command's environment."`
-	Network Network `toml:"network" desc:"User-mode networking and published ports."`
-	Limits  Limits  `toml:"limits" desc:"Resource limits, enforced through a systemd user scope."`
-	Mount   []Mount `toml:"mount" desc:"Extra mounts, applied in order after burrow's own (array of tables: [[mount]])."`
-	Drop    Drop    `toml:"drop" desc:"Drop list entries inherited from the layers below (built-ins, your config, extended profiles)."`
+	Extends  string   `toml:"extends" desc:"Profile this one builds on: a built-in (default, strict), a user profile name (~/.config/burrow/profiles/NAME.toml), or a path relative to this file."`
+	Sandbox  Sandbox  `toml:"sandbox" desc:"The sandbox itself."`
+	Project  Project  `toml:"project" desc:"The project directory: the one holding burrow.toml, else the current directory."`
+	Env      Env      `toml:"env" desc:"The command's environment."`
+	Network  Network  `toml:"network" desc:"User-mode networking and published ports."`
+	Limits   Limits   `toml:"limits" desc:"Resource limits, enforced through a systemd user scope."`
+	Security Security `toml:"security" desc:"What the command may do to the kernel: its system call filter and capabilities."`
+	Mount    []Mount  `toml:"mount" desc:"Extra mounts, applied in order after burrow's own (array of tables: [[mount]])."`
+	Drop     Drop     `toml:"drop" desc:"Drop list entries inherited from the layers below (built-ins, your config, extended profiles)."`
 }
 
 // Sandbox holds the scalar options of burrow run.
@@ -48,6 +49,14 @@ type Limits struct {
 	CPUWeight  *int64   `toml:"cpu_weight" desc:"CPU share, 1 to 10000, 100 by default (--cpu-weight)."`
 	IOWeight   *int64   `toml:"io_weight" desc:"I/O share, 1 to 10000, 100 by default (--io-weight)."`
 	Cgroups    *string  `toml:"cgroups" desc:"auto (a systemd scope when a user manager is there, else your own delegated cgroup), systemd, cgroupfs (your own delegated cgroup), or none (refused with limits) (--cgroups)." enum:"auto,systemd,cgroupfs,none" default:"auto"`
+}
+
+// Security is the [security] table.
+type Security struct {
+	Seccomp           *string  `toml:"seccomp" desc:"System call filter: default (burrow's deny-list), unconfined (none: weaker), or a profile in the OCI/Docker JSON format, a path relative to this file (--seccomp)." default:"default"`
+	AllowNestedUserns *bool    `toml:"allow_nested_userns" desc:"Let the command create user namespaces, for tools that sandbox themselves; weaker: the kernel code they reach is the usual way out (--allow-nested-userns)." default:"false"`
+	CapAdd            []string `toml:"cap_add" desc:"Capabilities to add to uid 0's default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), e.g. \"NET_RAW\"; \"all\" for every one (--cap-add)." pattern:"^(?i)(cap_)?[a-z_]+$"`
+	CapDrop           []string `toml:"cap_drop" desc:"Capabilities to drop from that set; \"all\" for every one (--cap-drop)." pattern:"^(?i)(cap_)?[a-z_]+$"`
 }
 
 // Network is the [network] table.

@@ -29,18 +29,17 @@ func (e *Effective) WriteTOML(w io.Writer) {
 	fmt.Fprintln(w, "\n[network]")
 	line("mode", q(e.NetMode.V), e.NetMode.From)
 	line("allow_host_loopback", strconv.FormatBool(e.AllowHostLoopback.V), e.AllowHostLoopback.From)
-	for _, l := range []struct {
-		key string
-		vs  []Value[string]
-	}{{"publish", e.Publish}, {"dns", e.DNS}} {
-		if len(l.vs) > 0 {
-			fmt.Fprintf(w, "%s = [\n", l.key)
-			for _, v := range l.vs {
+	list := func(key string, vs []Value[string]) {
+		if len(vs) > 0 {
+			fmt.Fprintf(w, "%s = [\n", key)
+			for _, v := range vs {
 				fmt.Fprintf(w, "  %-26s # %s\n", q(v.V)+",", v.From)
 			}
 			fmt.Fprintln(w, "]")
 		}
 	}
+	list("publish", e.Publish)
+	list("dns", e.DNS)
 	fmt.Fprintln(w, "\n[limits]")
 	line("cgroups", q(e.Cgroups.V), e.Cgroups.From)
 	for _, s := range []struct {
@@ -62,6 +61,11 @@ func (e *Effective) WriteTOML(w io.Writer) {
 			line(n.key, strconv.FormatInt(n.v.V, 10), n.v.From)
 		}
 	}
+	fmt.Fprintln(w, "\n[security]")
+	line("seccomp", q(e.Seccomp.V), e.Seccomp.From)
+	line("allow_nested_userns", strconv.FormatBool(e.AllowNestedUserns.V), e.AllowNestedUserns.From)
+	list("cap_add", e.CapAdd)
+	list("cap_drop", e.CapDrop)
 	fmt.Fprintln(w, "\n[env]")
 	line("all", strconv.FormatBool(e.EnvAll.V), e.EnvAll.From)
 	fmt.Fprintln(w, "pass = [")
@@ -120,6 +124,12 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 			Publish           []jsonValue `json:"publish"`
 			DNS               []jsonValue `json:"dns"`
 		} `json:"network"`
+		Security struct {
+			Seccomp           *jsonValue  `json:"seccomp"`
+			AllowNestedUserns jsonValue   `json:"allow_nested_userns"`
+			CapAdd            []jsonValue `json:"cap_add"`
+			CapDrop           []jsonValue `json:"cap_drop"`
+		} `json:"security"`
 		Mounts []mount `json:"mounts"`
 	}{
 		Sandbox: map[string]*jsonValue{},
@@ -133,18 +143,19 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 	}
 	out.Network.Mode = jv(e.NetMode)
 	out.Network.AllowHostLoopback = jsonValue{e.AllowHostLoopback.V, e.AllowHostLoopback.From}
-	out.Network.Publish, out.Network.DNS = []jsonValue{}, []jsonValue{}
-	for _, p := range e.Publish {
-		out.Network.Publish = append(out.Network.Publish, jsonValue{p.V, p.From})
+	jlist := func(vs []Value[string]) []jsonValue {
+		out := []jsonValue{}
+		for _, v := range vs {
+			out = append(out, jsonValue{v.V, v.From})
+		}
+		return out
 	}
-	for _, d := range e.DNS {
-		out.Network.DNS = append(out.Network.DNS, jsonValue{d.V, d.From})
-	}
+	out.Network.Publish, out.Network.DNS = jlist(e.Publish), jlist(e.DNS)
+	out.Security.Seccomp = jv(e.Seccomp)
+	out.Security.AllowNestedUserns = jsonValue{e.AllowNestedUserns.V, e.AllowNestedUserns.From}
+	out.Security.CapAdd, out.Security.CapDrop = jlist(e.CapAdd), jlist(e.CapDrop)
 	out.Env.All = jsonValue{e.EnvAll.V, e.EnvAll.From}
-	out.Env.Pass = []jsonValue{}
-	for _, p := range e.EnvPass {
-		out.Env.Pass = append(out.Env.Pass, jsonValue{p.V, p.From})
-	}
+	out.Env.Pass = jlist(e.EnvPass)
 	out.Env.Set = map[string]jsonValue{}
 	for _, s := range e.EnvSet {
 		out.Env.Set[s.V[0]] = jsonValue{s.V[1], s.From}

@@ -36,6 +36,12 @@ func Template(schemaPath string) string {
 # memory = "2G"               # hard limit; also memory_high, cpus, pids, cpu_weight, io_weight
 # cgroups = "auto"            # auto, systemd or none
 
+[security]
+# seccomp = "default"         # default, unconfined, or an OCI/Docker JSON profile (path)
+# allow_nested_userns = false # let tools that sandbox themselves make user namespaces
+# cap_add = ["NET_RAW"]       # capabilities beyond the default set; "all" for every one
+# cap_drop = ["all"]          # capabilities to drop; "all" leaves uid 0 none
+
 [env]
 # pass = ["GOFLAGS"]          # your variables to pass in (added to the defaults)
 # all = false                 # pass everything (unsafe)

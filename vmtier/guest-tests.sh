@@ -18,6 +18,12 @@ out=$(as '/opt/burrow run --pids 20 -- sh -c "cat /sys/fs/cgroup/pids.max; i=0; 
 echo "$out" | grep -qi "cannot fork\|resource temporarily unavailable" && echo "$out" | grep -q "^20$"
 check pids $? "$(echo "$out" | tail -3 | tr '\n' ' ')"
 
+# A fork bomb meets pids.max, ends with the sandbox, and leaves nothing.
+out=$(as 'timeout 120 /opt/burrow run --pids 50 -- sh -c "cat /sys/fs/cgroup/pids.max; b() { b | b & }; b; sleep 2; echo bomb-done"; echo status=$?; sleep 1; echo left=$(ps -u tester -o comm= | grep -c "^sh$")')
+left=$(echo "$out" | sed -n 's/^left=//p')
+echo "$out" | grep -q "^50$" && ! echo "$out" | grep -q "status=124" && [ -n "$left" ] && [ "$left" -le 2 ]
+check forkbomb $? "$(echo "$out" | grep -v "fork" | tail -4 | tr '\n' ' ')"
+
 out=$(as '/opt/burrow run --cpus 0.5 -- sh -c "cat /sys/fs/cgroup/cpu.max; a=\$(grep usage_usec /sys/fs/cgroup/cpu.stat | cut -d\" \" -f2); timeout 4 sh -c \"while :; do :; done\"; b=\$(grep usage_usec /sys/fs/cgroup/cpu.stat | cut -d\" \" -f2); echo used=\$(( (b-a)/40000 ))%"')
 used=$(echo "$out" | sed -n 's/^used=\([0-9]*\)%.*/\1/p')
 echo "$out" | grep -q "^50000 100000" && [ -n "$used" ] && [ "$used" -ge 40 ] && [ "$used" -le 60 ]
