@@ -47,5 +47,5 @@ fi
 echo "test: as $(id -un) (uid $(id -u)), $(go version)"
 go vet ./...
 # Pure packages under the race detector; then everything, end to end.
-go test -race -count=1 ./userns ./cli ./sandbox ./config ./fuseoverlay ./image ./slirp ./cgroup
+go test -race -count=1 ./userns ./cli ./sandbox ./config ./fuseoverlay ./image ./slirp ./cgroup ./logfile ./seccomp
 go test -count=1 ./...
