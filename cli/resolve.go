@@ -337,7 +337,7 @@ func seccompProgram(req request, caps sandbox.CapSet) (seccomp.Program, error) {
 		}
 		var uts unix.Utsname
 		_ = unix.Uname(&uts)
-		p, err = seccomp.ParseOCI(b, seccomp.Env{Arch: arch.Name, Caps: caps.Names(), Kernel: unix.ByteSliceToString(uts.Release[:])})
+		p, err = seccomp.ParseOCI(b, seccomp.Env{Caps: caps.Names(), Kernel: unix.ByteSliceToString(uts.Release[:])})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", what, err)
 		}

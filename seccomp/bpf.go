@@ -15,15 +15,24 @@ type Arch struct {
 	Name  string // GOARCH
 	Audit uint32 // AUDIT_ARCH_ value in seccomp_data.arch
 	// X32Bit, if non-zero, marks the numbers of a second ABI sharing the
-	// audit value (x32 on x86_64): such calls are refused.
+	// audit value (x32 on x86_64): such calls kill the process.
 	X32Bit   uint32
 	Syscalls map[string]uint32
+	// Compat are the 32-bit ABIs a process of this architecture can
+	// also call the kernel with (int 0x80 on x86_64; AArch32 on arm64):
+	// the same rules apply to them, with their own numbers.
+	Compat []Arch
 }
+
+var (
+	i386  = Arch{Name: "386", Audit: unix.AUDIT_ARCH_I386, Syscalls: syscallsI386}
+	arm32 = Arch{Name: "arm", Audit: unix.AUDIT_ARCH_ARM, Syscalls: syscallsArm}
+)
 
 // Arches are the architectures with system call tables.
 var Arches = map[string]Arch{
-	"amd64": {Name: "amd64", Audit: unix.AUDIT_ARCH_X86_64, X32Bit: 0x40000000, Syscalls: syscallsAmd64},
-	"arm64": {Name: "arm64", Audit: unix.AUDIT_ARCH_AARCH64, Syscalls: syscallsArm64},
+	"amd64": {Name: "amd64", Audit: unix.AUDIT_ARCH_X86_64, X32Bit: 0x40000000, Syscalls: syscallsAmd64, Compat: []Arch{i386}},
+	"arm64": {Name: "arm64", Audit: unix.AUDIT_ARCH_AARCH64, Syscalls: syscallsArm64, Compat: []Arch{arm32}},
 }
 
 // Offsets in struct seccomp_data; both architectures are little-endian,
@@ -42,6 +51,7 @@ const (
 	jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
 	and   = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
 	ret   = unix.BPF_RET | unix.BPF_K
+	ja    = unix.BPF_JMP | unix.BPF_JA
 )
 
 // maxInsns is BPF_MAXINSNS, the kernel's limit for one program.
@@ -53,6 +63,7 @@ type insn struct {
 	code     uint16
 	k        uint32
 	jt, jf   string
+	jaTo     string // for ja: the label k jumps to (32 bits: any distance)
 	label    string // this instruction's own label
 	isTarget bool
 }
@@ -116,32 +127,57 @@ func (a *asm) assemble() (Program, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("assemble: %v %v", err1, err2)
 		}
-		prog[i] = unix.SockFilter{Code: in.code, Jt: jt, Jf: jf, K: in.k}
+		k := in.k
+		if in.jaTo != "" {
+			k = uint32(pos[in.jaTo] - (i + 1))
+		}
+		prog[i] = unix.SockFilter{Code: in.code, Jt: jt, Jf: jf, K: k}
 	}
 	return prog, nil
 }
 
-// Compile builds p for arch. The program checks the architecture (another
-// ABI kills the process), then tries the rules in order.
+// Compile builds p for arch. The program dispatches on the ABI of the
+// call: the native one and each compat one get the rules with their own
+// numbers; any other ABI (x32, or one burrow has no table for) kills the
+// process, since its numbers would slip past rules written for others.
 func Compile(p Profile, arch Arch) (Program, error) {
 	a := &asm{}
-	archOK := a.newLabel()
+	abis := append([]Arch{arch}, arch.Compat...)
+	labels := make([]string, len(abis))
 	a.emit(ldAbs, offArch, "", "")
-	a.emit(jeq, arch.Audit, archOK, "")
+	for i, abi := range abis {
+		labels[i] = a.newLabel()
+		next := a.newLabel()
+		a.emit(jeq, abi.Audit, "", next)
+		a.code = append(a.code, insn{code: ja, jaTo: labels[i]})
+		a.mark(next)
+	}
 	a.emit(ret, uint32(KillProcess), "", "")
-	a.mark(archOK)
+	for i, abi := range abis {
+		a.mark(labels[i])
+		a.section(p, abi)
+	}
+	return a.assemble()
+}
+
+// section is the program for one ABI: its rules in order, then the
+// default.
+func (a *asm) section(p Profile, abi Arch) {
 	a.emit(ldAbs, offNr, "", "")
-	if arch.X32Bit != 0 {
+	if abi.X32Bit != 0 {
 		native := a.newLabel()
-		a.emit(jge, arch.X32Bit, "", native)
+		a.emit(jge, abi.X32Bit, "", native)
 		a.emit(ret, uint32(KillProcess), "", "")
 		a.mark(native)
 	}
 	for _, r := range p.Rules {
+		if len(r.Arches) > 0 && !slices.Contains(r.Arches, abi.Name) || slices.Contains(r.NotArches, abi.Name) {
+			continue
+		}
 		names := slices.Clone(r.Names)
 		slices.Sort(names)
 		for _, name := range slices.Compact(names) {
-			nr, ok := arch.Syscalls[name]
+			nr, ok := abi.Syscalls[name]
 			if !ok {
 				continue // a call of another architecture
 			}
@@ -158,7 +194,6 @@ func Compile(p Profile, arch Arch) (Program, error) {
 		}
 	}
 	a.emit(ret, uint32(p.Default), "", "")
-	return a.assemble()
 }
 
 // cond emits a test of one 64-bit argument, jumping to fail when it does

@@ -38,6 +38,8 @@ func run(t *testing.T, prog Program, arch, nr uint32, args [6]uint64) uint32 {
 			} else {
 				pc += int(in.Jf)
 			}
+		case ja:
+			pc += int(in.K)
 		case ret:
 			return in.K
 		default:
@@ -87,9 +89,20 @@ func TestDefaultProfile(t *testing.T) {
 			check("clone", [6]uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm)
 			check("clone", [6]uint64{unix.CLONE_VM | unix.CLONE_THREAD}, allow)
 			check("clone3", [6]uint64{}, enosys)
-			// Another ABI dies; so does x32 on x86_64.
-			if got := run(t, prog, unix.AUDIT_ARCH_I386, 1, [6]uint64{}); got != uint32(KillProcess) {
-				t.Errorf("i386 call: %#x", got)
+			// The 32-bit ABI gets the same rules with its own numbers;
+			// any other ABI dies, and so does x32 on x86_64.
+			for _, c := range arch.Compat {
+				for name, want := range map[string]uint32{"keyctl": eperm, "read": allow, "clone3": enosys} {
+					if got := run(t, prog, c.Audit, nr(t, c, name), [6]uint64{}); got != want {
+						t.Errorf("%s %s: %#x, want %#x", c.Name, name, got, want)
+					}
+				}
+				if got := run(t, prog, c.Audit, nr(t, c, "unshare"), [6]uint64{unix.CLONE_NEWUSER}); got != eperm {
+					t.Errorf("%s unshare(CLONE_NEWUSER): %#x", c.Name, got)
+				}
+			}
+			if got := run(t, prog, unix.AUDIT_ARCH_MIPS, 1, [6]uint64{}); got != uint32(KillProcess) {
+				t.Errorf("a MIPS call: %#x", got)
 			}
 			if arch.X32Bit != 0 {
 				if got := run(t, prog, arch.Audit, arch.X32Bit|nr(t, arch, "read"), [6]uint64{}); got != uint32(KillProcess) {
@@ -157,9 +170,10 @@ func TestParseOCI(t *testing.T) {
 	    {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
 	    {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
 	    {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm64"]}},
-	    {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+	    {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+	    {"names": ["getpid"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["x86"]}}
 	  ]}`
-	env := Env{Arch: "amd64", Caps: []string{"CAP_CHOWN"}, Kernel: "6.18.0"}
+	env := Env{Caps: []string{"CAP_CHOWN"}, Kernel: "6.18.0"}
 	p, err := ParseOCI([]byte(profile), env)
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +192,10 @@ func TestParseOCI(t *testing.T) {
 		if got := run(t, prog, arch.Audit, nr(t, arch, c.name), [6]uint64{c.arg0}); got != uint32(c.want) {
 			t.Errorf("%s(%d): %#x, want %#x", c.name, c.arg0, got, c.want)
 		}
+	}
+	x86 := arch.Compat[0]
+	if got := run(t, prog, x86.Audit, nr(t, x86, "getpid"), [6]uint64{}); got != uint32(Allow) {
+		t.Errorf("i386 getpid (a rule for x86 only): %#x", got)
 	}
 	env.Caps = append(env.Caps, "CAP_SYS_ADMIN")
 	p, _ = ParseOCI([]byte(profile), env)

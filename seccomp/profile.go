@@ -52,11 +52,14 @@ type Arg struct {
 	Op       Op     `json:"op"`
 }
 
-// Rule applies Action to the calls Names when all of Args hold.
+// Rule applies Action to the calls Names when all of Args hold. Arches,
+// if any, limit it to those ABIs (GOARCH names: amd64, 386, arm64, arm);
+// NotArches exclude some.
 type Rule struct {
-	Names  []string
-	Action Action
-	Args   []Arg
+	Names             []string
+	Action            Action
+	Args              []Arg
+	Arches, NotArches []string
 }
 
 // Profile is a filter: the first rule that matches a call decides, else
@@ -146,17 +149,37 @@ type ociFilter struct {
 
 // Env is what a profile's includes and excludes are checked against.
 type Env struct {
-	Arch   string   // amd64 or arm64 (GOARCH)
 	Caps   []string // the command's capabilities: CAP_CHOWN, ...
 	Kernel string   // uname release, e.g. 6.18.0
 }
 
-var ociArch = map[string]string{"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64"}
+// archNames maps the names profiles use for an ABI (libseccomp's, Docker's
+// short ones) to GOARCH's.
+var archNames = map[string]string{
+	"SCMP_ARCH_X86_64": "amd64", "x86_64": "amd64", "amd64": "amd64",
+	"SCMP_ARCH_X86": "386", "x86": "386", "386": "386", "i386": "386",
+	"SCMP_ARCH_AARCH64": "arm64", "aarch64": "arm64", "arm64": "arm64",
+	"SCMP_ARCH_ARM": "arm", "arm": "arm",
+	"SCMP_ARCH_X32": "x32", "x32": "x32",
+}
+
+func goArches(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if g, ok := archNames[n]; ok {
+			out = append(out, g)
+		} else {
+			out = append(out, "other:"+n) // an ABI burrow has no table for
+		}
+	}
+	return out
+}
 
 // ParseOCI reads a profile in the OCI / Docker JSON format. Rules whose
-// includes or excludes (architectures, capabilities, minimum kernel) do
-// not fit env are left out, as Docker does; names unknown on env's
-// architecture are skipped (profiles list calls of several).
+// includes or excludes (capabilities, minimum kernel) do not fit env are
+// left out, as Docker does; their architectures go with them to Compile,
+// which also skips names an ABI does not have (profiles list calls of
+// several).
 func ParseOCI(data []byte, env Env) (Profile, error) {
 	var o ociProfile
 	dec := json.NewDecoder(strings.NewReader(string(data)))
@@ -194,20 +217,16 @@ func ParseOCI(data []byte, env Env) (Profile, error) {
 		if !applies(s, env) {
 			continue
 		}
-		p.Rules = append(p.Rules, Rule{Names: names, Action: a, Args: s.Args})
+		p.Rules = append(p.Rules, Rule{Names: names, Action: a, Args: s.Args,
+			Arches: goArches(s.Includes.Arches), NotArches: goArches(s.Excludes.Arches)})
 	}
 	return p, nil
 }
 
+// applies checks a rule's capability and kernel conditions; its
+// architectures are Compile's to check, per ABI.
 func applies(s ociSyscall, env Env) bool {
-	arch := ociArch[env.Arch]
 	in, ex := s.Includes, s.Excludes
-	if len(in.Arches) > 0 && !slices.Contains(in.Arches, arch) && !slices.Contains(in.Arches, env.Arch) {
-		return false
-	}
-	if slices.Contains(ex.Arches, arch) || slices.Contains(ex.Arches, env.Arch) {
-		return false
-	}
 	for _, c := range in.Caps {
 		if !slices.Contains(env.Caps, c) {
 			return false
