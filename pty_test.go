@@ -75,14 +75,26 @@ func (c *console) within(pattern string, d time.Duration) bool {
 // terminal and stdio.
 func startOnPty(t *testing.T, rows, cols uint16, args ...string) (*console, *exec.Cmd) {
 	t.Helper()
+	return startOnPtyIn(t, t.TempDir(), t.TempDir(), rows, cols, args...)
+}
+
+// burrowCmd is "burrow ARGS..." with home and dir.
+func burrowCmd(t *testing.T, home, dir string, args ...string) *exec.Cmd {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Args[0] = "burrow" // testscript.Main dispatches on argv[0]
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=dumb", "SHELL=/bin/bash"}
-	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TERM=dumb", "SHELL=/bin/bash"}
+	cmd.Dir = dir
+	return cmd
+}
+
+func startOnPtyIn(t *testing.T, home, dir string, rows, cols uint16, args ...string) (*console, *exec.Cmd) {
+	t.Helper()
+	cmd := burrowCmd(t, home, dir, args...)
 	ptm, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
 	if err != nil {
 		t.Fatal(err)
@@ -193,4 +205,51 @@ func TestTTYFlags(t *testing.T) {
 	c, cmd := startOnPty(t, 24, 80, "run", "-T", "--", "sh", "-c", "tty; cut -d' ' -f7 /proc/self/stat")
 	c.expect(`not a tty\r\n0\r\n`)
 	cmd.Wait()
+}
+
+// A detached -t sandbox: attach shows its terminal at the attaching
+// terminal's size, Ctrl-P Ctrl-Q detaches and gives the terminal back as it
+// was; exec -t opens a second terminal in the same sandbox.
+func TestPtyAttachDetachAndExec(t *testing.T) {
+	checkPrereqs(t)
+	home, dir := t.TempDir(), t.TempDir()
+	out, err := burrowCmd(t, home, dir, "run", "-d", "-t", "--name", "ptya", "--env", "PS1=READY> ", "--",
+		"bash", "--norc", "--noprofile", "-i").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run -d -t: %v: %s", err, out)
+	}
+	t.Cleanup(func() { burrowCmd(t, home, dir, "rm", "-f", "ptya").Run() })
+
+	c, cmd := startOnPtyIn(t, home, dir, 30, 100, "attach", "ptya")
+	before, err := unix.IoctlGetTermios(int(c.ptm.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send("stty size\r")
+	c.expect(`30 100\r\n`)
+	c.send("echo attached-$((6*7))\r")
+	c.expect(`attached-42`)
+	c.send("\x10\x11")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("attach after the detach keys: %v", err)
+	}
+	after, err := unix.IoctlGetTermios(int(c.ptm.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Lflag != before.Lflag || after.Iflag != before.Iflag {
+		t.Fatalf("terminal modes not restored after detaching: before %+v, after %+v", before, after)
+	}
+	if out, _ := burrowCmd(t, home, dir, "ps", "-q").Output(); string(out) != "ptya\n" {
+		t.Fatalf("after detaching, burrow ps -q says %q", out)
+	}
+
+	e, ecmd := startOnPtyIn(t, home, dir, 24, 80, "exec", "-t", "ptya", "--", "bash", "--norc", "--noprofile", "-i")
+	e.send("tty; echo $((1+2))-in-exec; exit 4\r")
+	e.expect(`/dev/pts/[1-9][0-9]*\r\n`)
+	e.expect(`3-in-exec`)
+	ecmd.Wait()
+	if got := ecmd.ProcessState.ExitCode(); got != 4 {
+		t.Fatalf("exec -t exited %d, want 4", got)
+	}
 }

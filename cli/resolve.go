@@ -326,7 +326,11 @@ func seccompProgram(req request, caps sandbox.CapSet) (seccomp.Program, error) {
 		if !ok {
 			return nil, fmt.Errorf("no system call table for %s: burrow's filter needs x86_64 or aarch64; run with --seccomp=unconfined", runtime.GOARCH)
 		}
-		p = seccomp.Default(req.NestedUsers)
+		prog, err := seccomp.DefaultProgram(arch, req.NestedUsers)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", what, err)
+		}
+		return prog, nil
 	default:
 		if !ok {
 			return nil, fmt.Errorf("%s: no system call table for %s", what, runtime.GOARCH)

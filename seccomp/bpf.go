@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -57,14 +59,16 @@ const (
 // maxInsns is BPF_MAXINSNS, the kernel's limit for one program.
 const maxInsns = 4096
 
-// insn is an instruction whose jumps may name labels ("" is the next
-// instruction).
+// label names a place in the program; 0 is the next instruction.
+type label int
+
+// insn is an instruction whose jumps may name labels.
 type insn struct {
 	code     uint16
 	k        uint32
-	jt, jf   string
-	jaTo     string // for ja: the label k jumps to (32 bits: any distance)
-	label    string // this instruction's own label
+	jt, jf   label
+	jaTo     label // for ja: the label k jumps to (32 bits: any distance)
+	label    label // a mark: this label names the next instruction
 	isTarget bool
 }
 
@@ -73,26 +77,26 @@ type asm struct {
 	labels int
 }
 
-func (a *asm) emit(code uint16, k uint32, jt, jf string) {
+func (a *asm) emit(code uint16, k uint32, jt, jf label) {
 	a.code = append(a.code, insn{code: code, k: k, jt: jt, jf: jf})
 }
 
-func (a *asm) newLabel() string {
+func (a *asm) newLabel() label {
 	a.labels++
-	return fmt.Sprintf("L%d", a.labels)
+	return label(a.labels)
 }
 
 // mark puts label on the next instruction emitted.
-func (a *asm) mark(label string) {
-	a.code = append(a.code, insn{label: label, isTarget: true})
+func (a *asm) mark(l label) {
+	a.code = append(a.code, insn{label: l, isTarget: true})
 }
 
 // assemble resolves labels: every jump is forward, and a classic BPF jump
 // reaches at most 255 instructions, which the blocks here never exceed.
 func (a *asm) assemble() (Program, error) {
-	pos := map[string]int{}
-	var out []insn
-	pending := []string{}
+	pos := make([]int, a.labels+1)
+	out := make([]insn, 0, len(a.code))
+	var pending []label
 	for _, in := range a.code {
 		if in.isTarget {
 			pending = append(pending, in.label)
@@ -105,15 +109,15 @@ func (a *asm) assemble() (Program, error) {
 		out = append(out, in)
 	}
 	if len(pending) > 0 {
-		return nil, fmt.Errorf("label %s at the end of the program", pending[0])
+		return nil, fmt.Errorf("label %d at the end of the program", pending[0])
 	}
 	if len(out) > maxInsns {
 		return nil, fmt.Errorf("the filter has %d instructions; the kernel takes at most %d", len(out), maxInsns)
 	}
 	prog := make(Program, len(out))
 	for i, in := range out {
-		off := func(l string) (uint8, error) {
-			if l == "" {
+		off := func(l label) (uint8, error) {
+			if l == 0 {
 				return 0, nil
 			}
 			d := pos[l] - (i + 1)
@@ -128,7 +132,7 @@ func (a *asm) assemble() (Program, error) {
 			return nil, fmt.Errorf("assemble: %v %v", err1, err2)
 		}
 		k := in.k
-		if in.jaTo != "" {
+		if in.jaTo != 0 {
 			k = uint32(pos[in.jaTo] - (i + 1))
 		}
 		prog[i] = unix.SockFilter{Code: in.code, Jt: jt, Jf: jf, K: k}
@@ -143,16 +147,16 @@ func (a *asm) assemble() (Program, error) {
 func Compile(p Profile, arch Arch) (Program, error) {
 	a := &asm{}
 	abis := append([]Arch{arch}, arch.Compat...)
-	labels := make([]string, len(abis))
-	a.emit(ldAbs, offArch, "", "")
+	labels := make([]label, len(abis))
+	a.emit(ldAbs, offArch, 0, 0)
 	for i, abi := range abis {
 		labels[i] = a.newLabel()
 		next := a.newLabel()
-		a.emit(jeq, abi.Audit, "", next)
+		a.emit(jeq, abi.Audit, 0, next)
 		a.code = append(a.code, insn{code: ja, jaTo: labels[i]})
 		a.mark(next)
 	}
-	a.emit(ret, uint32(KillProcess), "", "")
+	a.emit(ret, uint32(KillProcess), 0, 0)
 	for i, abi := range abis {
 		a.mark(labels[i])
 		a.section(p, abi)
@@ -163,11 +167,11 @@ func Compile(p Profile, arch Arch) (Program, error) {
 // section is the program for one ABI: its rules in order, then the
 // default.
 func (a *asm) section(p Profile, abi Arch) {
-	a.emit(ldAbs, offNr, "", "")
+	a.emit(ldAbs, offNr, 0, 0)
 	if abi.X32Bit != 0 {
 		native := a.newLabel()
-		a.emit(jge, abi.X32Bit, "", native)
-		a.emit(ret, uint32(KillProcess), "", "")
+		a.emit(jge, abi.X32Bit, 0, native)
+		a.emit(ret, uint32(KillProcess), 0, 0)
 		a.mark(native)
 	}
 	for _, r := range p.Rules {
@@ -182,67 +186,103 @@ func (a *asm) section(p Profile, abi Arch) {
 				continue // a call of another architecture
 			}
 			next := a.newLabel()
-			a.emit(jeq, nr, "", next)
+			a.emit(jeq, nr, 0, next)
 			for _, arg := range r.Args {
 				a.cond(arg, next)
 			}
-			a.emit(ret, uint32(r.Action), "", "")
+			a.emit(ret, uint32(r.Action), 0, 0)
 			a.mark(next)
 			if len(r.Args) > 0 {
-				a.emit(ldAbs, offNr, "", "") // the conditions loaded args
+				a.emit(ldAbs, offNr, 0, 0) // the conditions loaded args
 			}
 		}
 	}
-	a.emit(ret, uint32(p.Default), "", "")
+	a.emit(ret, uint32(p.Default), 0, 0)
 }
 
 // cond emits a test of one 64-bit argument, jumping to fail when it does
 // not hold and falling through when it does.
-func (a *asm) cond(arg Arg, fail string) {
+func (a *asm) cond(arg Arg, fail label) {
 	lo := uint32(offArgs + 8*arg.Index)
 	hi := lo + 4
 	vlo, vhi := uint32(arg.Value), uint32(arg.Value>>32)
 	pass := a.newLabel()
 	switch arg.Op {
 	case EQ:
-		a.emit(ldAbs, hi, "", "")
-		a.emit(jeq, vhi, "", fail)
-		a.emit(ldAbs, lo, "", "")
-		a.emit(jeq, vlo, "", fail)
+		a.emit(ldAbs, hi, 0, 0)
+		a.emit(jeq, vhi, 0, fail)
+		a.emit(ldAbs, lo, 0, 0)
+		a.emit(jeq, vlo, 0, fail)
 	case MaskedEQ:
 		mlo, mhi := uint32(arg.ValueTwo), uint32(arg.ValueTwo>>32)
-		a.emit(ldAbs, hi, "", "")
-		a.emit(and, mhi, "", "")
-		a.emit(jeq, vhi&mhi, "", fail)
-		a.emit(ldAbs, lo, "", "")
-		a.emit(and, mlo, "", "")
-		a.emit(jeq, vlo&mlo, "", fail)
+		a.emit(ldAbs, hi, 0, 0)
+		a.emit(and, mhi, 0, 0)
+		a.emit(jeq, vhi&mhi, 0, fail)
+		a.emit(ldAbs, lo, 0, 0)
+		a.emit(and, mlo, 0, 0)
+		a.emit(jeq, vlo&mlo, 0, fail)
 	case NE:
-		a.emit(ldAbs, hi, "", "")
-		a.emit(jeq, vhi, "", pass)
-		a.emit(ldAbs, lo, "", "")
-		a.emit(jeq, vlo, fail, "")
+		a.emit(ldAbs, hi, 0, 0)
+		a.emit(jeq, vhi, 0, pass)
+		a.emit(ldAbs, lo, 0, 0)
+		a.emit(jeq, vlo, fail, 0)
 	case GT, GE:
 		last := uint16(jgt)
 		if arg.Op == GE {
 			last = jge
 		}
-		a.emit(ldAbs, hi, "", "")
-		a.emit(jgt, vhi, pass, "")
-		a.emit(jeq, vhi, "", fail)
-		a.emit(ldAbs, lo, "", "")
-		a.emit(last, vlo, "", fail)
+		a.emit(ldAbs, hi, 0, 0)
+		a.emit(jgt, vhi, pass, 0)
+		a.emit(jeq, vhi, 0, fail)
+		a.emit(ldAbs, lo, 0, 0)
+		a.emit(last, vlo, 0, fail)
 	case LT, LE:
 		// A < V is not A >= V; A <= V is not A > V.
 		last := uint16(jge)
 		if arg.Op == LE {
 			last = jgt
 		}
-		a.emit(ldAbs, hi, "", "")
-		a.emit(jgt, vhi, fail, "")
-		a.emit(jeq, vhi, "", pass)
-		a.emit(ldAbs, lo, "", "")
-		a.emit(last, vlo, fail, "")
+		a.emit(ldAbs, hi, 0, 0)
+		a.emit(jgt, vhi, fail, 0)
+		a.emit(jeq, vhi, 0, pass)
+		a.emit(ldAbs, lo, 0, 0)
+		a.emit(last, vlo, fail, 0)
 	}
 	a.mark(pass)
+}
+
+// MarshalJSON encodes the program as base64 of its kernel layout (8 bytes
+// an instruction): a spec carries it to pid 1, and a list of objects
+// took a tenth of a millisecond to encode and decode.
+func (p Program) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 8*len(p))
+	for i, in := range p {
+		binary.LittleEndian.PutUint16(b[8*i:], in.Code)
+		b[8*i+2], b[8*i+3] = in.Jt, in.Jf
+		binary.LittleEndian.PutUint32(b[8*i+4:], in.K)
+	}
+	return json.Marshal(b)
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (p *Program) UnmarshalJSON(data []byte) error {
+	var b []byte
+	if err := json.Unmarshal(data, &b); err != nil {
+		return err
+	}
+	prog, err := decode(b)
+	*p = prog
+	return err
+}
+
+// decode reads instructions in the kernel's layout.
+func decode(b []byte) (Program, error) {
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("seccomp program of %d bytes: not whole instructions", len(b))
+	}
+	prog := make(Program, len(b)/8)
+	for i := range prog {
+		prog[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(b[8*i:]), Jt: b[8*i+2], Jf: b[8*i+3], K: binary.LittleEndian.Uint32(b[8*i+4:])}
+	}
+	return prog, nil
 }

@@ -2,6 +2,8 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,6 +215,46 @@ func TestParseOCI(t *testing.T) {
 	} {
 		if _, err := ParseOCI([]byte(bad), env); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", bad, err, want)
+		}
+	}
+}
+
+func TestProgramJSON(t *testing.T) {
+	prog, err := Compile(Default(false), Arches["arm64"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(struct{ P Program }{prog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct{ P Program }
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(prog, back.P) {
+		t.Fatal("the program changed on its way through JSON")
+	}
+	if err := json.Unmarshal([]byte(`{"P": "AAAA"}`), &back); err == nil {
+		t.Error("a program of 3 bytes was accepted")
+	}
+}
+
+// The programs compiled when burrow was built are today's.
+func TestDefaultProgramsCurrent(t *testing.T) {
+	for _, arch := range Arches {
+		for _, nested := range []bool{false, true} {
+			want, err := Compile(Default(nested), arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DefaultProgram(arch, nested)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s nested=%v: zdefault.go is stale: go generate ./seccomp", arch.Name, nested)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -114,6 +115,22 @@ func Default(nestedUserns bool) Profile {
 	}
 	return p
 }
+
+// DefaultProgram is Compile(Default(nested), arch), compiled when burrow
+// was built (zdefault.go, go generate).
+func DefaultProgram(arch Arch, nested bool) (Program, error) {
+	raw, ok := defaultPrograms[fmt.Sprintf("%s/%v", arch.Name, nested)]
+	if !ok {
+		return Compile(Default(nested), arch)
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, err
+	}
+	return decode(b)
+}
+
+//go:generate go run gen_default.go
 
 // ociProfile is the JSON of the OCI runtime spec's linux.seccomp, which
 // is also Docker's and podman's --security-opt seccomp=FILE.
