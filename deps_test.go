@@ -1,9 +1,9 @@
 package main
 
 import (
-	"os"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
