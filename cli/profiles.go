@@ -177,6 +177,10 @@ func flagLayer(c *ucli.Context, lists *runLists, cwd string) (config.Layer, erro
 		v := true
 		p.Security.AllowNestedUserns, origin["security.allow_nested_userns"] = &v, "--allow-nested-userns"
 	}
+	if c.Bool("unmask") {
+		v := true
+		p.Security.Unmask, origin["security.unmask"] = &v, "--unmask"
+	}
 	for _, l := range []struct {
 		key, flag string
 		vals      []string
@@ -280,6 +284,7 @@ func requestFrom(l *loaded, args []string) request {
 		CowDriver:   e.CowDriver.V,
 		Seccomp:     e.Seccomp.V,
 		NestedUsers: e.AllowNestedUserns.V,
+		Unmask:      e.Unmask.V,
 		CapAdd:      config.Values(e.CapAdd),
 		CapDrop:     config.Values(e.CapDrop),
 		Labels: map[string]string{

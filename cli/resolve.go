@@ -53,10 +53,11 @@ type request struct {
 	// TTY is auto, always or never.
 	TTY string
 	// Seccomp is default, unconfined or a profile file; NestedUsers lets
-	// the default filter allow user namespaces; CapAdd and CapDrop
-	// change uid 0's capabilities.
+	// the default filter allow user namespaces; Unmask leaves kernel
+	// files unmasked; CapAdd and CapDrop change uid 0's capabilities.
 	Seccomp         string
 	NestedUsers     bool
+	Unmask          bool
 	CapAdd, CapDrop []string
 	PreserveFDs     int  `json:"-"`
 	Debug           bool `json:"-"`
@@ -221,6 +222,7 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	}
 	layout.Mounts = req.Mounts
 	layout.RootCow = req.Root == "cow"
+	layout.Unmask = req.Unmask
 	layout.Etc = req.Etc
 	layout.Layer = req.Layer
 	spec.CowDriver = req.CowDriver
@@ -310,8 +312,12 @@ func protections(req request, spec *sandbox.Spec) string {
 	if spec.UID != 0 {
 		caps = "none (uid " + strconv.Itoa(int(spec.UID)) + ")"
 	}
+	masked, ro := len(sandbox.MaskedPaths), len(sandbox.ProtectedPaths)
+	if req.Unmask {
+		masked, ro = 0, 0
+	}
 	return fmt.Sprintf("protections: seccomp=%s (%d instructions) caps=%s no_new_privs=1 pid1-dumpable=0 masked=%d read-only=%d",
-		filter, len(spec.Seccomp), caps, len(sandbox.MaskedPaths), len(sandbox.ProtectedPaths))
+		filter, len(spec.Seccomp), caps, masked, ro)
 }
 
 // seccompProgram compiles the command's filter for this machine.

@@ -68,6 +68,7 @@ func runFlags(l *runLists) []ucli.Flag {
 		&ucli.BoolFlag{Name: "allow-host-loopback", Usage: "let the sandbox reach the host's loopback services at 10.0.2.2"},
 		&ucli.StringFlag{Name: "seccomp", Usage: "system call filter: `default` (burrow's deny-list), unconfined (none: weaker), or FILE, a profile in the OCI/Docker JSON format"},
 		&ucli.BoolFlag{Name: "allow-nested-userns", Usage: "let the command create user namespaces (tools that sandbox themselves; weaker)"},
+		&ucli.BoolFlag{Name: "unmask", Usage: "do not hide /proc/kcore, /sys/firmware, ... nor make /proc/sys read-only, so that a nested sandbox (bwrap, podman) can mount its own /proc"},
 		&ucli.GenericFlag{Name: "cap-add", Value: &listFlag{&l.capAdd}, Usage: "give uid 0 inside the capability `CAP` too (NET_RAW, SYS_PTRACE, ...; all for every one)"},
 		&ucli.GenericFlag{Name: "cap-drop", Value: &listFlag{&l.capDrop}, Usage: "take the capability `CAP` from uid 0 inside (all for every one)"},
 		&ucli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "hard memory limit `SIZE` (512M, 2G); the kernel kills above it"},

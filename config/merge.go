@@ -55,7 +55,7 @@ type Effective struct {
 	EnvSet                                    []Value[[2]string]
 	Mounts                                    []Value[Mount]
 	Seccomp                                   Value[string]
-	AllowNestedUserns                         Value[bool]
+	AllowNestedUserns, Unmask                 Value[bool]
 	CapAdd, CapDrop                           []Value[string]
 }
 
@@ -174,6 +174,9 @@ func (e *Effective) Apply(l Layer) {
 	scalar(&e.Seccomp, sec.Seccomp, "security.seccomp")
 	if v := sec.AllowNestedUserns; v != nil {
 		e.AllowNestedUserns = Value[bool]{*v, l.Origin("security.allow_nested_userns")}
+	}
+	if v := sec.Unmask; v != nil {
+		e.Unmask = Value[bool]{*v, l.Origin("security.unmask")}
 	}
 	for i, c := range sec.CapAdd {
 		e.CapAdd = append(e.CapAdd, Value[string]{c, l.Origin(fmt.Sprintf("security.cap_add.%d", i))})
@@ -295,6 +298,9 @@ func Asks(base *Effective, layers []Layer, project, home string) []Ask {
 		}
 		if a := p.Security.AllowNestedUserns; a != nil && *a && !base.AllowNestedUserns.V {
 			asks = append(asks, Ask{"nested user namespaces (security.allow_nested_userns)", l.Origin("security.allow_nested_userns")})
+		}
+		if a := p.Security.Unmask; a != nil && *a && !base.Unmask.V {
+			asks = append(asks, Ask{"unmasked kernel files (security.unmask)", l.Origin("security.unmask")})
 		}
 		for i, c := range p.Security.CapAdd {
 			if !slices.ContainsFunc(base.CapAdd, func(b Value[string]) bool { return strings.EqualFold(b.V, c) }) {

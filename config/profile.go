@@ -55,6 +55,7 @@ type Limits struct {
 type Security struct {
 	Seccomp           *string  `toml:"seccomp" desc:"System call filter: default (burrow's deny-list), unconfined (none: weaker), or a profile in the OCI/Docker JSON format, a path relative to this file (--seccomp)." default:"default"`
 	AllowNestedUserns *bool    `toml:"allow_nested_userns" desc:"Let the command create user namespaces, for tools that sandbox themselves; weaker: the kernel code they reach is the usual way out (--allow-nested-userns)." default:"false"`
+	Unmask            *bool    `toml:"unmask" desc:"Do not hide kernel files (/proc/kcore, /sys/firmware, ...) nor make /proc/sys read-only, so that a nested sandbox can mount its own /proc (--unmask); weaker." default:"false"`
 	CapAdd            []string `toml:"cap_add" desc:"Capabilities to add to uid 0's default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), e.g. \"NET_RAW\"; \"all\" for every one (--cap-add)." pattern:"^(?i)(cap_)?[a-z_]+$"`
 	CapDrop           []string `toml:"cap_drop" desc:"Capabilities to drop from that set; \"all\" for every one (--cap-drop)." pattern:"^(?i)(cap_)?[a-z_]+$"`
 }

@@ -64,6 +64,7 @@ func (e *Effective) WriteTOML(w io.Writer) {
 	fmt.Fprintln(w, "\n[security]")
 	line("seccomp", q(e.Seccomp.V), e.Seccomp.From)
 	line("allow_nested_userns", strconv.FormatBool(e.AllowNestedUserns.V), e.AllowNestedUserns.From)
+	line("unmask", strconv.FormatBool(e.Unmask.V), e.Unmask.From)
 	list("cap_add", e.CapAdd)
 	list("cap_drop", e.CapDrop)
 	fmt.Fprintln(w, "\n[env]")
@@ -127,6 +128,7 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 		Security struct {
 			Seccomp           *jsonValue  `json:"seccomp"`
 			AllowNestedUserns jsonValue   `json:"allow_nested_userns"`
+			Unmask            jsonValue   `json:"unmask"`
 			CapAdd            []jsonValue `json:"cap_add"`
 			CapDrop           []jsonValue `json:"cap_drop"`
 		} `json:"security"`
@@ -153,6 +155,7 @@ func (e *Effective) WriteJSON(w io.Writer) error {
 	out.Network.Publish, out.Network.DNS = jlist(e.Publish), jlist(e.DNS)
 	out.Security.Seccomp = jv(e.Seccomp)
 	out.Security.AllowNestedUserns = jsonValue{e.AllowNestedUserns.V, e.AllowNestedUserns.From}
+	out.Security.Unmask = jsonValue{e.Unmask.V, e.Unmask.From}
 	out.Security.CapAdd, out.Security.CapDrop = jlist(e.CapAdd), jlist(e.CapDrop)
 	out.Env.All = jsonValue{e.EnvAll.V, e.EnvAll.From}
 	out.Env.Pass = jlist(e.EnvPass)

@@ -39,6 +39,7 @@ func Template(schemaPath string) string {
 [security]
 # seccomp = "default"         # default, unconfined, or an OCI/Docker JSON profile (path)
 # allow_nested_userns = false # let tools that sandbox themselves make user namespaces
+# unmask = false              # with it: leave /proc unmasked so they can mount their own
 # cap_add = ["NET_RAW"]       # capabilities beyond the default set; "all" for every one
 # cap_drop = ["all"]          # capabilities to drop; "all" leaves uid 0 none
 

@@ -111,6 +111,10 @@ type Layout struct {
 	// hostname); a name the root lacks is skipped.
 	Etc   map[string]string
 	Layer func(key, lower, target string) (upper, work, stage string, err error)
+	// Unmask leaves out MaskedPaths and ProtectedPaths: a nested sandbox
+	// can mount a new /proc or /sys only where the existing one is fully
+	// visible (the kernel's mnt_already_visible), without mounts on top.
+	Unmask bool
 }
 
 // Table turns a Layout into the ordered mount table. Order matters: a
@@ -173,10 +177,14 @@ func Table(l Layout) ([]Op, error) {
 		Op{Kind: Sysfs, Target: "/sys", ReadOnly: true},
 	)
 	for _, p := range MaskedPaths {
-		ops = append(ops, Op{Kind: Mask, Target: p, Optional: true})
+		if !l.Unmask {
+			ops = append(ops, Op{Kind: Mask, Target: p, Optional: true})
+		}
 	}
 	for _, p := range ProtectedPaths {
-		ops = append(ops, Op{Kind: Protect, Target: p, ReadOnly: true, Optional: true})
+		if !l.Unmask {
+			ops = append(ops, Op{Kind: Protect, Target: p, ReadOnly: true, Optional: true})
+		}
 	}
 	ops = append(ops, Op{Kind: Tmpfs, Target: "/dev", Mode: "0755"})
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
