@@ -51,7 +51,9 @@ func detach(c *ucli.Context, l *launch, host hostInfo, name string) error {
 	if err != nil {
 		return fail(err)
 	}
-	fresh := sb.State.Status == ""
+	// Only a sandbox this run made is removed if it never starts: an
+	// existing one keeps its file system whatever happens.
+	fresh := sb.New
 	sb.State.Named = true
 	if err := sb.Save(); err != nil {
 		sb.Release()

@@ -96,10 +96,12 @@ type LayerInfo struct {
 	Target string `json:"target"`
 }
 
-// Sandbox is an open sandbox directory, locked by this process.
+// Sandbox is an open sandbox directory, locked by this process. New says
+// that Open made it (it had no state.json).
 type Sandbox struct {
 	Dir   string
 	State State
+	New   bool
 	lock  *os.File
 }
 
@@ -139,8 +141,9 @@ func (s Store) Open(name string) (*Sandbox, error) {
 		lock.Close()
 		return nil, fmt.Errorf("sandbox %s is running; wait for it to end, or pick another --name", name)
 	}
-	sb := &Sandbox{Dir: dir, lock: lock, State: State{Name: name, Named: named, Created: time.Now().UTC(), Layers: map[string]LayerInfo{}}}
+	sb := &Sandbox{Dir: dir, lock: lock, New: true, State: State{Name: name, Named: named, Created: time.Now().UTC(), Layers: map[string]LayerInfo{}}}
 	if b, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
+		sb.New = false
 		if err := json.Unmarshal(b, &sb.State); err != nil {
 			sb.Release()
 			return nil, fmt.Errorf("sandbox %s: state.json is damaged (%v); burrow rm %s", name, err, name)
