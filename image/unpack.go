@@ -124,7 +124,7 @@ func clean(name string) (string, bool) {
 }
 
 func openIn(root int, name string, flags uint64) (int, error) {
-	return unix.Openat2(root, name, &unix.OpenHow{
+	return openat2(root, name, &unix.OpenHow{
 		Flags:   flags | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
@@ -263,7 +263,7 @@ func throughSymlink(root int, name string) bool {
 	if parent == "." {
 		return false
 	}
-	fd, err := unix.Openat2(root, parent, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH})
+	fd, err := openat2(root, parent, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH})
 	if err == nil {
 		unix.Close(fd)
 		return false
@@ -303,4 +303,16 @@ func removeAllAt(root int, name string) error {
 		return err
 	}
 	return os.RemoveAll(p)
+}
+
+// openat2 retries EAGAIN: under RESOLVE_IN_ROOT or RESOLVE_BENEATH the
+// kernel fails a ".." lookup that raced with a rename or a mount anywhere
+// on the system (openat2(2)), which happens on a busy machine.
+func openat2(dir int, name string, how *unix.OpenHow) (int, error) {
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dir, name, how)
+		if err != unix.EAGAIN || i == 1000 {
+			return fd, err
+		}
+	}
 }

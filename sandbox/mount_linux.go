@@ -296,7 +296,7 @@ func mountpoint(root int, op Op, clone int) (int, error) {
 
 // openIn opens name below dir without leaving the new root.
 func openIn(dir int, name string, flags uint64) (int, error) {
-	return unix.Openat2(dir, name, &unix.OpenHow{
+	return openat2(dir, name, &unix.OpenHow{
 		Flags:   flags | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
@@ -437,4 +437,16 @@ func isDevNull(fd int) error {
 		return fmt.Errorf("the mask is not /dev/null (mode %o, device %d:%d)", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	return nil
+}
+
+// openat2 retries EAGAIN: under RESOLVE_IN_ROOT or RESOLVE_BENEATH the
+// kernel fails a ".." lookup that raced with a rename or a mount anywhere
+// on the system (openat2(2)), which happens on a busy machine.
+func openat2(dir int, name string, how *unix.OpenHow) (int, error) {
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dir, name, how)
+		if err != unix.EAGAIN || i == 1000 {
+			return fd, err
+		}
+	}
 }
