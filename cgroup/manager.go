@@ -234,12 +234,19 @@ func StartScope(ctx context.Context, d Decision, name, desc string, pid int, l L
 }
 
 // OOMKills reads how many processes the kernel killed for memory in the
-// scope (memory.events, oom_kill). Read it before the scope is gone.
+// scope (memory.events, oom_kill). Read it before the scope is gone: a
+// systemd scope goes as soon as its last process has, so the sandbox's
+// pid 1 reads it too, from inside, before it exits (OOMKillsIn).
 func (s *Scope) OOMKills() int {
 	if s == nil || s.Path == "" {
 		return 0
 	}
-	b, err := os.ReadFile(filepath.Join(s.root, s.Path, "memory.events"))
+	return OOMKillsIn(filepath.Join(s.root, s.Path))
+}
+
+// OOMKillsIn reads oom_kill from the memory.events of the cgroup dir.
+func OOMKillsIn(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
 	if err != nil {
 		return 0
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/burrow-sandbox/burrow/cgroup"
 	"github.com/burrow-sandbox/burrow/fuseoverlay"
 	"github.com/burrow-sandbox/burrow/seccomp"
 	"github.com/burrow-sandbox/burrow/slirp"
@@ -176,7 +177,14 @@ func runInit(spec *Spec, log *slog.Logger, sigs chan os.Signal, ctl *controller)
 	if ctl.listener >= 0 {
 		go ctl.serve()
 	}
-	return reap(pid, sigs, ctl), nil
+	code := reap(pid, sigs, ctl)
+	if spec.CgroupNS {
+		// /sys/fs/cgroup is the sandbox's own cgroup (cgroupNS).
+		if n := cgroup.OOMKillsIn("/sys/fs/cgroup"); n > 0 {
+			_ = send(fdSock, message{Type: msgOOM, Code: n})
+		}
+	}
+	return code, nil
 }
 
 // removeAll deletes state directories as root of the user namespace,

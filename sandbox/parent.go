@@ -186,7 +186,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		return CodeSetup, werr
 	}
 	code := ExitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
-	oom := s.scope != nil && s.scope.OOMKills() > 0
+	oom := s.scope != nil && (s.oomKills.Load() > 0 || s.scope.OOMKills() > 0)
 	s.scope.Remove()
 	if oom && code != 0 {
 		return 128 + int(unix.SIGKILL), errors.New(s.scope.OOMMessage())
@@ -212,10 +212,12 @@ type session struct {
 	sock    int
 	pid     int
 	started atomic.Bool
-	tty     atomic.Pointer[ttyRelay]
-	ptyDone func()
-	net     *slirp.Parent
-	scope   *cgroup.Scope
+	// oomKills is what pid 1 read from the sandbox's cgroup at the end.
+	oomKills atomic.Int64
+	tty      atomic.Pointer[ttyRelay]
+	ptyDone  func()
+	net      *slirp.Parent
+	scope    *cgroup.Scope
 }
 
 // converse maps the child's IDs and drives the protocol until init closes
@@ -308,6 +310,8 @@ func (s *session) converse() error {
 			if s.opts.Probed != nil {
 				s.opts.Probed(m.Text)
 			}
+		case msgOOM:
+			s.oomKills.Store(int64(m.Code))
 		case msgStarted:
 			s.started.Store(true)
 			if s.opts.Started != nil {

@@ -21,6 +21,8 @@ import (
 //	init   → parent  notice   a line for the user (Text), e.g. a fallback
 //	init   → parent  probe    the native overlay probe's result (Text)
 //	init   → parent  progress an import's progress: "BYTES/TOTAL" (Text)
+//	init   → parent  oom      the kernel killed Code processes for memory
+//	                          in the sandbox's cgroup (read before it goes)
 //	parent → init    control  the listening control socket (SCM_RIGHTS)
 //
 // On a connection to the control socket (burrow exec, stop, kill):
@@ -35,6 +37,7 @@ import (
 //	init   → client  ok       done
 const (
 	msgControl  = "control"
+	msgOOM      = "oom"
 	msgExec     = "exec"
 	msgSignal   = "signal"
 	msgExit     = "exit"
