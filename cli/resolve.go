@@ -229,6 +229,7 @@ func resolve(req request, h hostInfo, files userns.Files) (*sandbox.Spec, userns
 	if spec.Mounts, err = sandbox.Table(layout); err != nil {
 		return nil, plan, nil, err
 	}
+	spec.Mounts = append(spec.Mounts, hideRuntimeDir(spec.Mounts, runtimeDir())...)
 
 	// Start where the caller is when that is inside the project (so a
 	// subdirectory works as it does on the host), else at its top.
@@ -357,6 +358,22 @@ func seccompProgram(req request, caps sandbox.CapSet) (seccomp.Program, error) {
 		return nil, fmt.Errorf("%s: %v", what, err)
 	}
 	return prog, nil
+}
+
+// hideRuntimeDir covers burrow's runtime directory with an empty tmpfs
+// wherever a bind (the project, a --bind) would show it inside: it holds
+// the control sockets of the caller's other sandboxes, through which a
+// process could run commands in them.
+func hideRuntimeDir(ops []sandbox.Op, rt string) []sandbox.Op {
+	var hide []sandbox.Op
+	for _, o := range ops {
+		if o.Kind != sandbox.Bind || !within(rt, o.Source) {
+			continue
+		}
+		rel, _ := filepath.Rel(o.Source, rt)
+		hide = append(hide, sandbox.Op{Kind: sandbox.Tmpfs, Target: filepath.Join(o.Target, rel), Mode: "0700"})
+	}
+	return hide
 }
 
 // within reports whether p is dir or below it.
