@@ -252,4 +252,14 @@ func TestPtyAttachDetachAndExec(t *testing.T) {
 	if got := ecmd.ProcessState.ExitCode(); got != 4 {
 		t.Fatalf("exec -t exited %d, want 4", got)
 	}
+
+	// On a terminal, exec gives a pty of the sandbox's own without -t
+	// too, as run does; with -T the process gets the caller's terminal,
+	// which tty(1) cannot name inside (it is not in the sandbox's devpts).
+	a, acmd := startOnPtyIn(t, home, dir, 24, 80, "exec", "ptya", "--", "tty")
+	a.expect(`/dev/pts/[0-9]+\r\n`)
+	acmd.Wait()
+	n, ncmd := startOnPtyIn(t, home, dir, 24, 80, "exec", "-T", "ptya", "--", "tty")
+	n.expect(`not a tty`)
+	ncmd.Wait()
 }

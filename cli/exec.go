@@ -21,14 +21,16 @@ func execCommand() *ucli.Command {
 cgroup, its root, with its environment and working directory (the options
 override them). The sandbox's pid 1 starts it, so it is a process of the
 sandbox like any other. Its exit status is burrow's; signals burrow gets are
-passed on, and the process is killed if burrow exec is.
+passed on, and the process is killed if burrow exec is. As with run, it gets
+a pseudo-terminal of the sandbox when stdin is a terminal (-T: never).
 
 EXAMPLES:
    burrow exec web -- ps
    burrow exec -t web -- sh          an interactive shell in the sandbox
    burrow exec -e DEBUG=1 -w /tmp web -- ./check`,
 		Flags: []ucli.Flag{
-			&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a pseudo-terminal"},
+			&ucli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a pseudo-terminal even if stdin is not one"},
+			&ucli.BoolFlag{Name: "no-tty", Aliases: []string{"T"}, Usage: "never give the command a pseudo-terminal (it gets your stdio as they are)"},
 			&ucli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "accepted for docker's -it: stdin is always passed"},
 			&ucli.GenericFlag{Name: "env", Value: &listFlag{&envs}, Usage: "set `K=V`, or pass the caller's K (also -e)"},
 			&ucli.GenericFlag{Name: "e", Value: &listFlag{&envs}, Hidden: true},
@@ -44,7 +46,13 @@ EXAMPLES:
 			if len(args) == 0 {
 				return fail(fmt.Errorf("give a COMMAND: burrow exec NAME -- COMMAND"))
 			}
-			req := sandbox.ExecRequest{Args: args, TTY: c.Bool("tty")}
+			if c.Bool("tty") && c.Bool("no-tty") {
+				return fail(fmt.Errorf("--tty and --no-tty exclude each other"))
+			}
+			// As run does: a terminal gets a pty of the sandbox's own, so
+			// the host's terminal never reaches a process inside.
+			tty := c.Bool("tty") || sandbox.IsTerminal(os.Stdin) && !c.Bool("no-tty")
+			req := sandbox.ExecRequest{Args: args, TTY: tty}
 			for _, e := range envs {
 				if k, _, ok := strings.Cut(e, "="); ok {
 					if k == "" || strings.ContainsRune(e, 0) {

@@ -231,14 +231,15 @@ func keep(c *ucli.Context, name string, fresh bool) int {
 	if err != nil {
 		_ = logw.Line("stderr", "burrow: "+oneLine(err.Error()))
 		if !reported {
-			report(code, err.Error())
 			if fresh {
-				// Never ran: nothing of it is worth keeping.
+				// Never ran: nothing of it is worth keeping. Gone
+				// before run -d hears of the failure and returns.
 				logw.Close()
 				if rerr := removeState([]string{sb.Dir}, l.host(host), log); rerr != nil {
 					log.Warn(rerr.Error())
 				}
 			}
+			report(code, err.Error())
 		}
 	}
 	report(code, "the sandbox ended before its command started")
