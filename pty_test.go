@@ -138,8 +138,17 @@ func TestPtyJobControlAndResize(t *testing.T) {
 	if err := pty.Setsize(c.ptm, &pty.Winsize{Rows: 30, Cols: 90}); err != nil {
 		t.Fatal(err)
 	}
-	c.send("stty size\r")
-	c.expect(`30 90\r\n`)
+	// SIGWINCH reaches burrow asynchronously, so a command typed at once
+	// may still see the old size (as on any terminal): ask until it shows.
+	for i := 0; ; i++ {
+		c.send("stty size\r")
+		if c.within(`30 90\r\n`, time.Second) {
+			break
+		}
+		if i == 30 {
+			t.Fatal("the new window size never reached the sandbox's terminal")
+		}
+	}
 
 	c.send("fg\r")
 	c.expect(`sh -c .*\r\n`)
