@@ -99,6 +99,15 @@ func (c *controller) exec(conn int, req *ExecRequest, fds []int) {
 	if req.GID != nil {
 		p.gid = *req.GID
 	}
+	for _, id := range []struct {
+		kind string
+		v    uint32
+	}{{"uid", p.uid}, {"gid", p.gid}} {
+		if !mapped("/proc/self/"+id.kind+"_map", id.v) {
+			fail(setupErr("--user: %s %d is not mapped in the sandbox (see /proc/self/%s_map inside)", id.kind, id.v, id.kind))
+			return
+		}
+	}
 	if fi, err := os.Stat(p.dir); err != nil || !fi.IsDir() {
 		fail(setupErr("working directory %s: not a directory in the sandbox", p.dir))
 		return
@@ -226,4 +235,20 @@ func overlayEnv(env, set []string) []string {
 		}
 	}
 	return append(out, set...)
+}
+
+// mapped reports whether id is inside one of the ranges of an uid_map or
+// gid_map file.
+func mapped(file string, id uint32) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return true // let the kernel decide
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var inside, outside, count uint64
+		if n, _ := fmt.Sscan(line, &inside, &outside, &count); n == 3 && uint64(id) >= inside && uint64(id) < inside+count {
+			return true
+		}
+	}
+	return false
 }
