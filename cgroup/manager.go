@@ -233,6 +233,18 @@ func StartScope(ctx context.Context, d Decision, name, desc string, pid int, l L
 	return s, nil
 }
 
+// Where names the scope for people: a systemd unit by its name, a
+// cgroupfs leaf by its directory.
+func (s *Scope) Where() string {
+	if s == nil {
+		return ""
+	}
+	if s.root != "" {
+		return s.Name
+	}
+	return s.Path
+}
+
 // OOMKills reads how many processes the kernel killed for memory in the
 // scope (memory.events, oom_kill). Read it before the scope is gone: a
 // systemd scope goes as soon as its last process has, so the sandbox's

@@ -49,7 +49,7 @@ type ptyHub struct {
 }
 
 func newPtyHub(path string, log *logfile.Writer) (*ptyHub, error) {
-	ln, err := listenSeqpacket(path)
+	ln, err := sandbox.Listen(path)
 	if err != nil {
 		return nil, err
 	}
@@ -193,14 +193,11 @@ with its status. Several attaches at once see the same terminal.`,
 // attach relays between the caller's terminal and a keeper's pty. It
 // returns the command's status when it ends, 0 after the detach keys.
 func attach(path string, in, out *os.File) (int, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	fd, err := sandbox.Dial(path)
 	if err != nil {
-		return sandbox.CodeSetup, err
+		return sandbox.CodeSetup, fmt.Errorf("attach: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		return sandbox.CodeSetup, fmt.Errorf("attach socket %s: %w", path, err)
-	}
 	restore := sandbox.RawTerminal(in)
 	defer restore()
 	sendSize := func() {

@@ -16,7 +16,6 @@ import (
 	"github.com/burrow-sandbox/burrow/slirp"
 	"github.com/burrow-sandbox/burrow/userns"
 	ucli "github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 // launch is a sandbox's configuration as run resolved it from the
@@ -235,7 +234,7 @@ func listenControl(dir, suffix string) (*os.File, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := listenSeqpacket(path)
+	f, err := sandbox.Listen(path)
 	return f, path, err
 }
 
@@ -248,27 +247,4 @@ func socketPath(dir, suffix string) (string, error) {
 	}
 	sum := sha256.Sum256([]byte(dir))
 	return filepath.Join(rt, fmt.Sprintf("%s-%x%s", filepath.Base(dir), sum[:4], suffix)), nil
-}
-
-// listenSeqpacket binds a SOCK_SEQPACKET unix socket at path, replacing a
-// socket a killed burrow left (the caller holds the sandbox's lock, so
-// no live one can be there).
-func listenSeqpacket(path string) (*os.File, error) {
-	if len(path) >= 108 {
-		return nil, fmt.Errorf("socket path %s is too long for a unix socket; set XDG_RUNTIME_DIR to a shorter directory", path)
-	}
-	_ = os.Remove(path)
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("socket %s: %w", path, err)
-	}
-	if err := unix.Listen(fd, 16); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("socket %s: %w", path, err)
-	}
-	return os.NewFile(uintptr(fd), path), nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync/atomic"
 	"syscall"
 
@@ -15,8 +14,9 @@ import (
 // ErrNotRunning means a sandbox's control socket has no pid 1 behind it.
 var ErrNotRunning = errors.New("not running")
 
-// dial connects to a sandbox's control socket.
-func dial(path string) (int, error) {
+// Dial connects to one of a sandbox's sockets (SOCK_SEQPACKET): pid 1's
+// control socket, or a keeper's attach socket.
+func Dial(path string) (int, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
@@ -26,15 +26,38 @@ func dial(path string) (int, error) {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
 			return -1, ErrNotRunning
 		}
-		return -1, fmt.Errorf("control socket %s: %w", path, err)
+		return -1, fmt.Errorf("socket %s: %w", path, err)
 	}
 	return fd, nil
+}
+
+// Listen binds a SOCK_SEQPACKET unix socket at path for Dial, replacing a
+// socket a killed burrow left (the caller holds the sandbox's lock, so no
+// live one can be there).
+func Listen(path string) (*os.File, error) {
+	if len(path) >= 108 {
+		return nil, fmt.Errorf("socket path %s is too long for a unix socket; set XDG_RUNTIME_DIR to a shorter directory", path)
+	}
+	_ = os.Remove(path)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // Kill sends sig to a running sandbox's command through its control
 // socket; all sends SIGKILL to every process in the sandbox instead.
 func Kill(control string, sig unix.Signal, all bool) error {
-	fd, err := dial(control)
+	fd, err := Dial(control)
 	if err != nil {
 		return err
 	}
@@ -58,7 +81,7 @@ func Kill(control string, sig unix.Signal, all bool) error {
 // req.TTY, a new pty of the sandbox relayed to them) and returns its exit
 // status. Signals burrow receives are passed on to the process.
 func Exec(control string, req ExecRequest, stdin, stdout, stderr *os.File) (int, error) {
-	fd, err := dial(control)
+	fd, err := Dial(control)
 	if err != nil {
 		return CodeSetup, err
 	}
@@ -71,18 +94,8 @@ func Exec(control string, req ExecRequest, stdin, stdout, stderr *os.File) (int,
 		return CodeSetup, fmt.Errorf("control socket: %w", err)
 	}
 	var relay atomic.Pointer[ttyRelay]
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
-	go func() {
-		for sig := range sigs {
-			if t := relay.Load(); t != nil && sig == unix.SIGWINCH {
-				t.resize()
-				continue
-			}
-			_ = send(fd, message{Type: msgSignal, Signal: int(sig.(syscall.Signal))})
-		}
-	}()
+	stop := forwardSignals(&relay, func(sig syscall.Signal) { _ = send(fd, message{Type: msgSignal, Signal: int(sig)}) })
+	defer stop()
 	for {
 		m, got, err := recv(fd)
 		if err == io.EOF {

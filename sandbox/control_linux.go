@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/burrow-sandbox/burrow/userns"
 	"golang.org/x/sys/unix"
 )
 
@@ -244,11 +245,5 @@ func mapped(file string, id uint32) bool {
 	if err != nil {
 		return true // let the kernel decide
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var inside, outside, count uint64
-		if n, _ := fmt.Sscan(line, &inside, &outside, &count); n == 3 && uint64(id) >= inside && uint64(id) < inside+count {
-			return true
-		}
-	}
-	return false
+	return userns.Contains(userns.ParseMap(string(b)), id)
 }

@@ -315,14 +315,7 @@ func (s *session) converse() error {
 		case msgStarted:
 			s.started.Store(true)
 			if s.opts.Started != nil {
-				cg := ""
-				if s.scope != nil {
-					// A systemd unit by name, a cgroupfs leaf by path.
-					if cg = s.scope.Name; !strings.HasSuffix(cg, ".scope") {
-						cg = s.scope.Path
-					}
-				}
-				s.opts.Started(s.pid, cg)
+				s.opts.Started(s.pid, s.scope.Where())
 			}
 		case msgError:
 			if m.Error == nil {
@@ -354,9 +347,16 @@ func (s *session) finishRelay() {
 
 // handleSignals passes the signals a user sends burrow to the sandbox's
 // pid 1, which relays them to the command (holding those that come during
-// set-up until it runs). A window-size change goes to the pty, whose
-// kernel side then signals the foreground process group itself.
+// set-up until it runs).
 func (s *session) handleSignals() func() {
+	return forwardSignals(&s.tty, func(sig syscall.Signal) { _ = unix.Kill(s.pid, sig) })
+}
+
+// forwardSignals passes the signals a user sends burrow on with pass; a
+// window-size change goes to the pty once there is one, whose kernel side
+// then signals the foreground process group itself. The function it
+// returns stops it.
+func forwardSignals(tty *atomic.Pointer[ttyRelay], pass func(syscall.Signal)) func() {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch, forwarded...)
 	done := make(chan struct{})
@@ -366,11 +366,11 @@ func (s *session) handleSignals() func() {
 			case <-done:
 				return
 			case sig := <-ch:
-				if t := s.tty.Load(); sig == unix.SIGWINCH && t != nil {
+				if t := tty.Load(); sig == unix.SIGWINCH && t != nil {
 					t.resize()
 					continue
 				}
-				_ = unix.Kill(s.pid, sig.(syscall.Signal))
+				pass(sig.(syscall.Signal))
 			}
 		}
 	}()

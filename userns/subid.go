@@ -110,6 +110,19 @@ func HelperArgs(pid int, maps []Mapping) []string {
 	return args
 }
 
+// ParseMap reads the text of a /proc/PID/uid_map or gid_map file; lines
+// that are not three numbers are skipped.
+func ParseMap(text string) []Mapping {
+	var maps []Mapping
+	for _, line := range strings.Split(text, "\n") {
+		var m Mapping
+		if n, _ := fmt.Sscan(line, &m.Inside, &m.Outside, &m.Count); n == 3 {
+			maps = append(maps, m)
+		}
+	}
+	return maps
+}
+
 // Contains reports whether the inside id is mapped by maps.
 func Contains(maps []Mapping, id uint32) bool {
 	for _, m := range maps {

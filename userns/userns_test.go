@@ -156,3 +156,18 @@ func TestParseMode(t *testing.T) {
 		t.Error("ParseMode(many) succeeded")
 	}
 }
+
+func TestParseMap(t *testing.T) {
+	maps := ParseMap("         0       1001          1\n         1     100000      65536\n")
+	if len(maps) != 2 || maps[1] != (Mapping{1, 100000, 65536}) {
+		t.Fatalf("parsed %v", maps)
+	}
+	for id, want := range map[uint32]bool{0: true, 65536: true, 65537: false} {
+		if Contains(maps, id) != want {
+			t.Errorf("id %d: mapped %v, want %v", id, !want, want)
+		}
+	}
+	if full := ParseMap("0 0 4294967295\n"); !Contains(full, 4294967294) {
+		t.Error("the initial namespace's map does not hold 4294967294")
+	}
+}
